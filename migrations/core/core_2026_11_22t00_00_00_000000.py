@@ -1,0 +1,48 @@
+"""Foundation: the application role, the tenant helper used by every RLS policy, uuidrange."""
+
+from piccolo.apps.migrations.auto.migration_manager import MigrationManager
+
+from topsmile.core.db import fetch
+
+ID = "2026-11-22T00:00:00:000000"
+VERSION = "1.38.0"
+DESCRIPTION = "application role, app_clinic_id(), uuidrange"
+
+STATEMENTS = [
+    # The role the app connects as (or is granted to the app's login): owns nothing and
+    # never bypasses row-level security.
+    """
+    DO $$ BEGIN
+      IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'topsmile_app') THEN
+        CREATE ROLE topsmile_app NOLOGIN NOSUPERUSER NOBYPASSRLS;
+      END IF;
+    END $$
+    """,
+    "GRANT USAGE ON SCHEMA public TO topsmile_app",
+    # After a transaction-local set_config ends, the setting reads '' (not NULL) on that
+    # pooled connection: nullif keeps policies from raising on the next query.
+    """
+    CREATE OR REPLACE FUNCTION app_clinic_id() RETURNS uuid
+    LANGUAGE sql STABLE AS $$ SELECT nullif(current_setting('app.clinic_id', true), '')::uuid $$
+    """,
+    "GRANT EXECUTE ON FUNCTION app_clinic_id() TO topsmile_app",
+    # pgserver ships no btree_gist: exclusion constraints use a range over uuid instead.
+    """
+    DO $$ BEGIN
+      IF NOT EXISTS (SELECT FROM pg_type WHERE typname = 'uuidrange') THEN
+        CREATE TYPE uuidrange AS RANGE (subtype = uuid);
+      END IF;
+    END $$
+    """,
+]
+
+
+async def forwards() -> MigrationManager:
+    manager = MigrationManager(migration_id=ID, app_name="core", description=DESCRIPTION)
+
+    async def run() -> None:
+        for statement in STATEMENTS:
+            await fetch(statement)
+
+    manager.add_raw(run)
+    return manager

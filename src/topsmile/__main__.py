@@ -1,0 +1,3 @@
+from topsmile.cli import main
+
+raise SystemExit(main())

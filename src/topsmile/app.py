@@ -1,0 +1,83 @@
+"""The application factory: settings → Litestar app with its lifespan, wrapped at the edge."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from litestar import Litestar
+from litestar.config.cors import CORSConfig
+from litestar.datastructures import State
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+
+from topsmile import __version__
+from topsmile.config import Settings, load_settings
+from topsmile.core import db
+from topsmile.core.errors import handle_exception
+from topsmile.core.health import HealthController
+from topsmile.core.logging import configure_logging
+from topsmile.core.middleware import EdgeMiddleware
+from topsmile.core.redis import create_redis
+
+log = logging.getLogger("topsmile.app")
+
+MAX_JSON_BODY = 1024 * 1024
+
+
+async def _warn_if_rls_bypassed() -> None:
+    rows = await db.fetch(
+        "SELECT rolsuper OR rolbypassrls AS bypass FROM pg_roles WHERE rolname = current_user"
+    )
+    if rows and rows[0]["bypass"]:
+        log.warning("DATABASE_URL's role can bypass row-level security; use the application role")
+
+
+@asynccontextmanager
+async def lifespan(app: Litestar) -> AsyncIterator[None]:
+    """Open the database pool and Redis client for the app's lifetime."""
+    settings: Settings = app.state.settings
+    assert settings.database_url and settings.redis_url
+    await db.open_pool(settings.database_url)
+    redis = create_redis(settings.redis_url)
+    app.state.redis = redis
+    try:
+        await _warn_if_rls_bypassed()
+        yield
+    finally:
+        await redis.aclose()
+        await db.close_pool()
+
+
+def build_litestar(settings: Settings) -> Litestar:
+    if settings.database_url is None or settings.redis_url is None:
+        raise RuntimeError("create the app with DATABASE_URL and REDIS_URL resolved")
+    return Litestar(
+        route_handlers=[HealthController],
+        lifespan=[lifespan],
+        exception_handlers={Exception: handle_exception},
+        request_max_body_size=MAX_JSON_BODY,
+        cors_config=(
+            CORSConfig(allow_origins=list(settings.cors_origins), allow_credentials=True)
+            if settings.cors_origins
+            else None
+        ),
+        openapi_config=OpenAPIConfig(
+            title="TopSmile API",
+            version=__version__,
+            path="/schema",
+            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
+        ),
+        state=State({"settings": settings}),
+        debug=False,
+        logging_config=None,
+    )
+
+
+def create_app(settings: Settings | None = None) -> EdgeMiddleware:
+    """Uvicorn's factory (`topsmile.app:create_app`): the whole ASGI app."""
+    settings = settings or load_settings()
+    configure_logging()
+    litestar = build_litestar(settings)
+    return EdgeMiddleware(litestar, production=settings.is_production)

@@ -1,0 +1,67 @@
+"""The Piccolo engine, its pool, and the one helper that opens a tenant-scoped transaction."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from piccolo.engine.postgres import PostgresEngine
+from piccolo.querystring import QueryString
+
+os.environ.setdefault("PICCOLO_CONF", "topsmile.piccolo_conf")
+
+
+class _Engine(PostgresEngine):
+    async def check_version(self) -> None:
+        """Piccolo connects at construction to log the server version; we connect later."""
+
+
+# One engine for the process. `configure` points it at a URL before use: the owner role
+# while migrating, the application role while serving.
+DB = _Engine(config={}, extensions=())
+
+
+def configure(dsn: str) -> None:
+    DB.config = {"dsn": dsn}
+
+
+_pool_users = 0
+
+
+async def open_pool(dsn: str, *, min_size: int = 2, max_size: int = 10) -> None:
+    """Start the process's pool, or join it: several app instances in one process share it."""
+    global _pool_users
+    if DB.pool is None:
+        configure(dsn)
+        await DB.start_connection_pool(min_size=min_size, max_size=max_size)
+    _pool_users += 1
+
+
+async def close_pool() -> None:
+    global _pool_users
+    _pool_users = max(0, _pool_users - 1)
+    if _pool_users == 0 and DB.pool is not None:
+        await DB.close_connection_pool()
+
+
+async def fetch(sql: str, *args: Any) -> list[dict[str, Any]]:
+    """Run raw SQL (`{}` placeholders) in the current transaction, or on the pool."""
+    rows: list[dict[str, Any]] = await DB.run_querystring(QueryString(sql, *args))
+    return rows
+
+
+@asynccontextmanager
+async def tenant_transaction(clinic_id: uuid.UUID | None) -> AsyncIterator[None]:
+    """A transaction in which row-level security sees only `clinic_id`'s rows.
+
+    The setting is transaction-local, so it can never leak to the next user of the pooled
+    connection (and stays correct behind PgBouncer in transaction mode).
+    """
+    async with DB.transaction():
+        await fetch(
+            "SELECT set_config('app.clinic_id', {}, true)", str(clinic_id) if clinic_id else ""
+        )
+        yield

@@ -1,0 +1,80 @@
+"""JSON structured logging with redaction of secrets and personal data."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+from topsmile.core.context import current
+
+_SECRET_KEYS = re.compile(
+    r"pass(word)?|secret|token|authorization|cookie|csrf|card|cvc|api[_-]?key|signature",
+    re.IGNORECASE,
+)
+_PERSONAL_KEYS = re.compile(r"^(email|phone|recipient|to)$", re.IGNORECASE)
+_EMAIL = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+\.[A-Za-z]{2,})")
+_PHONE = re.compile(r"\+\d[\d\s().-]{6,16}\d")
+_CARD = re.compile(r"\b(?:\d[ -]?){13,19}\b")
+_JWT = re.compile(r"eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
+
+_RESERVED = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
+    "message",
+    "color_message",
+}
+
+
+def redact_text(text: str) -> str:
+    text = _JWT.sub("[redacted-token]", text)
+    text = _CARD.sub("[redacted-number]", text)
+    text = _EMAIL.sub(r"\1***@\2", text)
+    return _PHONE.sub(lambda m: "***" + re.sub(r"\D", "", m.group())[-2:], text)
+
+
+def redact(value: Any, key: str = "") -> Any:
+    if key and _SECRET_KEYS.search(key):
+        return "[redacted]"
+    if key and _PERSONAL_KEYS.match(key) and isinstance(value, str):
+        return value[:1] + "***" + value[-2:] if len(value) > 4 else "***"
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, dict):
+        return {k: redact(v, str(k)) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact(v) for v in value]
+    return value
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": redact_text(record.getMessage()),
+        }
+        context = current()
+        if context is not None:
+            entry["requestId"] = context.request_id
+        for key, value in record.__dict__.items():
+            if key not in _RESERVED and not key.startswith("_"):
+                entry[key] = redact(value, key)
+        if record.exc_info:
+            entry["exc"] = redact_text(self.formatException(record.exc_info))
+        return json.dumps(entry, default=str)
+
+
+def configure_logging(level: str = "INFO") -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    logging.getLogger("uvicorn.access").disabled = True
+    logging.getLogger("pgserver").setLevel(logging.WARNING)
+    for name in ("uvicorn", "uvicorn.error", "litestar"):
+        logging.getLogger(name).handlers[:] = []
+        logging.getLogger(name).propagate = True

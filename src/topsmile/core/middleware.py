@@ -1,0 +1,75 @@
+"""The outermost ASGI layer: request id, security headers and the access log.
+
+It wraps the whole Litestar app (not a route), so unknown routes, 405s and errors raised
+before routing get the same headers and log line as everything else.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from litestar.types import ASGIApp, Message, Receive, Send
+
+from topsmile.core.context import accept_request_id, begin_request
+
+access_log = logging.getLogger("topsmile.access")
+
+_BASE_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+]
+_HSTS = (b"strict-transport-security", b"max-age=63072000; includeSubDomains")
+_SCHEMA_PREFIX = "/schema"
+
+
+class EdgeMiddleware:
+    def __init__(self, app: ASGIApp, *, production: bool) -> None:
+        self.app = app
+        self.production = production
+
+    def __getattr__(self, name: str) -> Any:
+        # Tests and tools reach through to the Litestar app (openapi_schema, state, ...).
+        return getattr(self.app, name)
+
+    async def __call__(self, scope: Any, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+        context = begin_request(accept_request_id(incoming))
+        request_id = context.request_id.encode()
+        path = scope["path"]
+        extra_headers = [*_BASE_HEADERS, (b"x-request-id", request_id)]
+        if not path.startswith(_SCHEMA_PREFIX):
+            extra_headers.append((b"cache-control", b"no-store"))
+        if self.production:
+            extra_headers.append(_HSTS)
+        status = 500
+        started = time.perf_counter()
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                own = {name for name, _ in extra_headers}
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() not in own]
+                message["headers"] = headers + extra_headers
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_headers)
+        finally:
+            access_log.info(
+                "request",
+                extra={
+                    "method": scope["method"],
+                    "route": scope.get("path_template") or path,
+                    "status": status,
+                    "durationMs": round((time.perf_counter() - started) * 1000, 2),
+                    "userId": context.user_id,
+                    "clinicId": context.clinic_id,
+                },
+            )

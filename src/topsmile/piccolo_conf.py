@@ -1,0 +1,11 @@
+"""Piccolo's configuration module (PICCOLO_CONF): the engine and the apps with migrations."""
+
+from piccolo.conf.apps import AppRegistry
+
+from topsmile.core.db import DB
+
+APPS = ["topsmile.core.piccolo_app"]
+
+APP_REGISTRY = AppRegistry(apps=APPS)
+
+__all__ = ["APPS", "APP_REGISTRY", "DB"]

@@ -1,0 +1,155 @@
+"""Every error becomes the problem-details body of SPEC §1."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from litestar import Litestar, post
+from litestar.params import FromPath, JSONBody
+
+from tests.conftest import client_for
+from topsmile.app import MAX_JSON_BODY
+from topsmile.core.errors import Conflict, NotFound, RateLimited, handle_exception
+from topsmile.core.middleware import EdgeMiddleware
+from topsmile.core.schemas import Input, body
+
+
+class Booking(Input):
+    service_id: str
+    duration_minutes: int
+
+
+@post("/probe/echo", **body(Booking))
+async def echo(data: JSONBody[Booking]) -> dict[str, object]:
+    return {"serviceId": data.service_id, "durationMinutes": data.duration_minutes}
+
+
+@post("/probe/raise/{kind:str}")
+async def raise_error(kind: FromPath[str]) -> None:
+    errors: dict[str, Exception] = {
+        "conflict": Conflict("email already registered"),
+        "not-found": NotFound("no such patient"),
+        "rate": RateLimited(42),
+        "crash": RuntimeError("SELECT secret FROM clinics WHERE password='hunter2'"),
+    }
+    raise errors[kind]
+
+
+@pytest.fixture
+async def probe() -> AsyncIterator[httpx.AsyncClient]:
+    """A small app using the real mapper, edge middleware and body limit."""
+    app = Litestar(
+        route_handlers=[echo, raise_error],
+        exception_handlers={Exception: handle_exception},
+        request_max_body_size=MAX_JSON_BODY,
+        logging_config=None,
+    )
+    async with client_for(EdgeMiddleware(app, production=False)) as client:
+        yield client
+
+
+def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str, object]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    body = response.json()
+    assert body["type"] == f"/problems/{code}"
+    assert body["status"] == status
+    assert body["title"]
+    assert body["detail"]
+    assert body["requestId"] == response.headers["x-request-id"]
+    return dict(body)
+
+
+async def test_unknown_route_is_404(client: httpx.AsyncClient) -> None:
+    body = assert_problem(await client.get("/api/nope"), 404, "not-found")
+    assert "errors" not in body
+
+
+async def test_wrong_method_is_405(client: httpx.AsyncClient) -> None:
+    assert_problem(await client.post("/api/health/live"), 405, "method-not-allowed")
+
+
+async def test_malformed_json_is_400(probe: httpx.AsyncClient) -> None:
+    response = await probe.post(
+        "/probe/echo", content=b"{not json", headers={"content-type": "application/json"}
+    )
+    body = assert_problem(response, 400, "validation-error")
+    assert body["errors"]
+
+
+async def test_unknown_field_is_400_naming_it(probe: httpx.AsyncClient) -> None:
+    response = await probe.post(
+        "/probe/echo", json={"serviceId": "s", "durationMinutes": 30, "extra": 1}
+    )
+    body = assert_problem(response, 400, "validation-error")
+    assert any("extra" in str(error) for error in body["errors"])  # type: ignore[attr-defined]
+
+
+async def test_string_for_number_is_400(probe: httpx.AsyncClient) -> None:
+    response = await probe.post("/probe/echo", json={"serviceId": "s", "durationMinutes": "30"})
+    body = assert_problem(response, 400, "validation-error")
+    assert body["errors"][0]["field"] == "durationMinutes"  # type: ignore[index]
+
+
+async def test_valid_body_passes_in_camel_case(probe: httpx.AsyncClient) -> None:
+    response = await probe.post("/probe/echo", json={"serviceId": "s", "durationMinutes": 30})
+    assert response.status_code == 201
+    assert response.json() == {"serviceId": "s", "durationMinutes": 30}
+
+
+@pytest.mark.parametrize(
+    ("kind", "status", "code"),
+    [("conflict", 409, "conflict"), ("not-found", 404, "not-found"), ("rate", 429, "rate-limited")],
+)
+async def test_domain_errors_map_to_their_status(
+    probe: httpx.AsyncClient, kind: str, status: int, code: str
+) -> None:
+    response = await probe.post(f"/probe/raise/{kind}")
+    assert_problem(response, status, code)
+    if kind == "rate":
+        assert response.headers["retry-after"] == "42"
+
+
+async def test_unexpected_error_is_500_without_internals(probe: httpx.AsyncClient) -> None:
+    response = await probe.post("/probe/raise/crash")
+    body = assert_problem(response, 500, "internal")
+    text = response.text
+    for leak in ("SELECT", "hunter2", "Traceback", "RuntimeError", "password"):
+        assert leak not in text
+    assert body["detail"] == "Something went wrong on our side."
+
+
+async def test_body_over_1_mib_is_413_before_reading_it_whole(probe: httpx.AsyncClient) -> None:
+    sent = 0
+    chunk = b" " * 65536
+
+    async def body() -> AsyncIterator[bytes]:
+        nonlocal sent
+        for _ in range(64):  # 4 MiB offered
+            sent += len(chunk)
+            yield chunk
+
+    response = await probe.post(
+        "/probe/echo", content=body(), headers={"content-type": "application/json"}
+    )
+    assert_problem(response, 413, "payload-too-large")
+    assert sent <= MAX_JSON_BODY + len(chunk)
+
+
+async def test_declared_length_over_limit_is_413_without_reading(probe: httpx.AsyncClient) -> None:
+    sent = 0
+
+    async def body() -> AsyncIterator[bytes]:
+        nonlocal sent
+        sent += 1
+        yield b"{}"
+
+    response = await probe.post(
+        "/probe/echo",
+        content=body(),
+        headers={"content-type": "application/json", "content-length": str(2 * MAX_JSON_BODY)},
+    )
+    assert_problem(response, 413, "payload-too-large")
+    assert sent == 0

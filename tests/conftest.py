@@ -1,0 +1,66 @@
+"""Shared fixtures: one embedded PostgreSQL + Redis per test session, a fresh database."""
+
+from __future__ import annotations
+
+import asyncio
+import warnings
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from topsmile.app import create_app, lifespan
+from topsmile.config import Settings, load_settings
+from topsmile.core.embedded import EmbeddedStores
+from topsmile.core.middleware import EdgeMiddleware
+from topsmile.core.migrate import apply_migrations
+
+TEST_DATABASE = "topsmile_test"
+
+
+@pytest.fixture(scope="session")
+def stores(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedStores]:
+    warnings.filterwarnings("ignore", module="platformdirs")
+    stores = EmbeddedStores(tmp_path_factory.mktemp("stores"))
+    yield stores
+    stores.release()
+
+
+@pytest.fixture(scope="session")
+def settings(stores: EmbeddedStores) -> Settings:
+    stores.postgres.start(TEST_DATABASE)
+    stores.postgres.drop_database(TEST_DATABASE)
+    urls = stores.start(TEST_DATABASE)
+    asyncio.run(apply_migrations(urls.database_migration_url))
+    base = load_settings(environ={"TOPSMILE_ENV": "test"}, dotenv=None)
+    return base.with_urls(
+        database_url=urls.database_url,
+        database_migration_url=urls.database_migration_url,
+        redis_url=urls.redis_url,
+    )
+
+
+@pytest.fixture(scope="session")
+async def app(settings: Settings) -> AsyncIterator[EdgeMiddleware]:
+    asgi = create_app(settings)
+    async with lifespan(asgi.app):
+        yield asgi
+
+
+def client_for(app: object) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app),  # type: ignore[arg-type]
+        base_url="http://testserver",
+    )
+
+
+@pytest.fixture
+async def client(app: EdgeMiddleware) -> AsyncIterator[httpx.AsyncClient]:
+    async with client_for(app) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def project_root() -> Path:
+    return Path(__file__).resolve().parents[1]

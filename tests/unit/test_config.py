@@ -1,0 +1,110 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from topsmile.config import ConfigError, Rate, load_settings, read_dotenv
+
+STRONG = "x7Kq9mP2vL4nR8tW1yZ5bC3dF6gH0jAsEeUu"
+
+
+def test_defaults_for_development() -> None:
+    settings = load_settings(environ={}, dotenv=None)
+    assert settings.env == "development"
+    assert settings.allow_signup is True
+    assert settings.uses_embedded_database
+    assert settings.rate_login_per_ip == Rate(100, 900)
+
+
+def test_rates_and_lists_parse() -> None:
+    settings = load_settings(
+        environ={
+            "TOPSMILE_RATE_PUBLIC_PER_IP": "30/1m",
+            "TOPSMILE_RATE_LOGIN_PER_IP": "7/15m",
+            "TOPSMILE_CORS_ORIGINS": "https://a.example, https://b.example",
+            "TOPSMILE_LOGIN_MAX_FAILURES": "3",
+        },
+        dotenv=None,
+    )
+    assert settings.rate_public_per_ip == Rate(30, 60)
+    assert settings.rate_login_per_ip == Rate(7, 900)
+    assert settings.cors_origins == ("https://a.example", "https://b.example")
+    assert settings.login_max_failures == 3
+
+
+@pytest.mark.parametrize(
+    "environ",
+    [
+        {"TOPSMILE_RATE_PUBLIC_PER_IP": "lots"},
+        {"TOPSMILE_ENV": "staging"},
+        {"EMAIL_BACKEND": "pigeon"},
+        {"SMTP_PORT": "twenty-five"},
+        {"TOPSMILE_ALLOW_SIGNUP": "maybe"},
+    ],
+)
+def test_bad_values_are_refused(environ: dict[str, str]) -> None:
+    with pytest.raises(ConfigError):
+        load_settings(environ=environ, dotenv=None)
+
+
+@pytest.mark.parametrize(
+    "secret", [None, "short", "a" * 40, "dev-insecure-secret-key-change-me-0123456789abcdef"]
+)
+def test_production_refuses_missing_or_weak_secret(secret: str | None) -> None:
+    environ = {
+        "TOPSMILE_ENV": "production",
+        "DATABASE_URL": "postgresql://a@b/c",
+        "REDIS_URL": "redis://r",
+    }
+    if secret is not None:
+        environ["TOPSMILE_SECRET_KEY"] = secret
+    with pytest.raises(ConfigError, match="TOPSMILE_SECRET_KEY"):
+        load_settings(environ=environ, dotenv=None)
+
+
+def test_production_requires_external_stores() -> None:
+    with pytest.raises(ConfigError, match="DATABASE_URL"):
+        load_settings(
+            environ={"TOPSMILE_ENV": "production", "TOPSMILE_SECRET_KEY": STRONG}, dotenv=None
+        )
+
+
+def test_production_with_everything_starts_without_signup() -> None:
+    settings = load_settings(
+        environ={
+            "TOPSMILE_ENV": "production",
+            "TOPSMILE_SECRET_KEY": STRONG,
+            "DATABASE_URL": "postgresql://app@db/topsmile",
+            "REDIS_URL": "redis://cache:6379/0",
+        },
+        dotenv=None,
+    )
+    assert settings.is_production
+    assert settings.allow_signup is False
+
+
+def test_dotenv_is_read_and_environment_wins(tmp_path: Path) -> None:
+    dotenv = tmp_path / ".env"
+    dotenv.write_text(
+        '# comment\nSMTP_HOST="mail.example"\nexport SMTP_PORT=2525\nSMS_BACKEND=twilio\n'
+    )
+    assert read_dotenv(dotenv)["SMTP_HOST"] == "mail.example"
+    settings = load_settings(environ={"SMS_BACKEND": "console"}, dotenv=dotenv)
+    assert settings.smtp_host == "mail.example"
+    assert settings.smtp_port == 2525
+    assert settings.sms_backend == "console"
+
+
+def test_env_example_lists_every_variable(project_root: Path) -> None:
+    import re
+
+    spec = (project_root.parent / "shared" / "SPEC.md").read_text()
+    section = spec[spec.index("## 10. Operations") :]
+    named = set(
+        re.findall(r"`((?:TOPSMILE|DATABASE|REDIS|EMAIL|SMTP|SMS|TWILIO|STRIPE)_[A-Z_]+)`", spec)
+    )
+    named |= set(re.findall(r"`([A-Z_]{4,})`", section))
+    example = (project_root / ".env.example").read_text()
+    listed = set(re.findall(r"^#?\s*([A-Z_]+)=", example, re.MULTILINE))
+    assert named - listed == set()
