@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import psutil
+import pytest
 
 
 def _free_port() -> int:
@@ -33,7 +34,8 @@ def _wait_healthy(url: str, proc: subprocess.Popen[bytes], deadline: float) -> h
         time.sleep(0.2)
 
 
-def test_serve_as_the_readme_says(project_root: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+def test_serve_as_the_readme_says(project_root: Path, tmp_path: Path, workers: int) -> None:
     port = _free_port()
     env = {
         key: value
@@ -42,7 +44,7 @@ def test_serve_as_the_readme_says(project_root: Path, tmp_path: Path) -> None:
     }
     env["TOPSMILE_DATA_DIR"] = str(tmp_path / "data")
     proc = subprocess.Popen(
-        [sys.executable, "dev.py", "serve", "--port", str(port)],
+        [sys.executable, "dev.py", "serve", "--port", str(port), "--workers", str(workers)],
         cwd=project_root,
         env=env,
         stdout=subprocess.PIPE,
@@ -55,6 +57,8 @@ def test_serve_as_the_readme_says(project_root: Path, tmp_path: Path) -> None:
         assert health.headers["x-request-id"]
         docs = httpx.get(f"http://127.0.0.1:{port}/schema/openapi.json", timeout=5)
         assert docs.status_code == 200
+        for _ in range(20):  # spread over the workers: every one shares the same stores
+            assert httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=5).status_code == 200
         postgres_pid = int(
             (tmp_path / "data" / "postgres" / "postmaster.pid").read_text().split()[0]
         )

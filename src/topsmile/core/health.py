@@ -18,7 +18,7 @@ Status = Literal["ok", "down"]
 _TIMEOUT = 2.0
 
 
-class Check(msgspec.Struct):
+class Check(msgspec.Struct, omit_defaults=True):
     status: Status
     latencyMs: float
     error: str | None = None
