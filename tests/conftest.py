@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
+import tempfile
 import warnings
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -20,11 +22,15 @@ TEST_DATABASE = "topsmile_test"
 
 
 @pytest.fixture(scope="session")
-def stores(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedStores]:
+def stores() -> Iterator[EmbeddedStores]:
+    """Embedded servers in a world-traversable temp dir: PostgreSQL runs as its own user."""
     warnings.filterwarnings("ignore", module="platformdirs")
-    stores = EmbeddedStores(tmp_path_factory.mktemp("stores"))
+    directory = Path(tempfile.mkdtemp(prefix="topsmile-stores-"))
+    directory.chmod(0o755)
+    stores = EmbeddedStores(directory)
     yield stores
     stores.release()
+    shutil.rmtree(directory, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -43,9 +49,22 @@ def settings(stores: EmbeddedStores) -> Settings:
 
 @pytest.fixture(scope="session")
 async def app(settings: Settings) -> AsyncIterator[EdgeMiddleware]:
-    asgi = create_app(settings)
+    asgi = create_app(settings, run_relay=False)
     async with lifespan(asgi.app):
         yield asgi
+
+
+def store_env(settings: Settings) -> dict[str, str]:
+    """Environment that points a child process at the test session's stores."""
+    assert settings.database_url is not None
+    assert settings.database_migration_url is not None
+    assert settings.redis_url is not None
+    return {
+        "TOPSMILE_ENV": "test",
+        "DATABASE_URL": settings.database_url,
+        "DATABASE_MIGRATION_URL": settings.database_migration_url,
+        "REDIS_URL": settings.redis_url,
+    }
 
 
 def client_for(app: object) -> httpx.AsyncClient:

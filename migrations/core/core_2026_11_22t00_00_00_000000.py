@@ -1,8 +1,6 @@
 """Foundation: the application role, the tenant helper used by every RLS policy, uuidrange."""
 
-from piccolo.apps.migrations.auto.migration_manager import MigrationManager
-
-from topsmile.core.db import fetch
+from topsmile.core.migrate import raw_sql
 
 ID = "2026-11-22T00:00:00:000000"
 VERSION = "1.38.0"
@@ -37,12 +35,4 @@ STATEMENTS = [
 ]
 
 
-async def forwards() -> MigrationManager:
-    manager = MigrationManager(migration_id=ID, app_name="core", description=DESCRIPTION)
-
-    async def run() -> None:
-        for statement in STATEMENTS:
-            await fetch(statement)
-
-    manager.add_raw(run)
-    return manager
+forwards = raw_sql("core", ID, DESCRIPTION, STATEMENTS)

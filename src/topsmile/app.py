@@ -20,6 +20,9 @@ from topsmile.core.health import HealthController
 from topsmile.core.logging import configure_logging
 from topsmile.core.middleware import EdgeMiddleware
 from topsmile.core.redis import create_redis
+from topsmile.events import bus
+from topsmile.events.relay import Relay
+from topsmile.events.wiring import build_bus
 
 log = logging.getLogger("topsmile.app")
 
@@ -42,15 +45,22 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     await db.open_pool(settings.database_url)
     redis = create_redis(settings.redis_url)
     app.state.redis = redis
+    event_bus = build_bus(settings)
+    bus.install(event_bus)
+    relay = Relay(event_bus)
+    app.state.relay = relay
+    if app.state.run_relay:
+        relay.start()
     try:
         await _warn_if_rls_bypassed()
         yield
     finally:
+        await relay.stop()
         await redis.aclose()
         await db.close_pool()
 
 
-def build_litestar(settings: Settings) -> Litestar:
+def build_litestar(settings: Settings, *, run_relay: bool = True) -> Litestar:
     if settings.database_url is None or settings.redis_url is None:
         raise RuntimeError("create the app with DATABASE_URL and REDIS_URL resolved")
     return Litestar(
@@ -69,15 +79,18 @@ def build_litestar(settings: Settings) -> Litestar:
             path="/schema",
             render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
         ),
-        state=State({"settings": settings}),
+        state=State({"settings": settings, "run_relay": run_relay}),
         debug=False,
         logging_config=None,
     )
 
 
-def create_app(settings: Settings | None = None) -> EdgeMiddleware:
-    """Uvicorn's factory (`topsmile.app:create_app`): the whole ASGI app."""
+def create_app(settings: Settings | None = None, *, run_relay: bool = True) -> EdgeMiddleware:
+    """Uvicorn's factory (`topsmile.app:create_app`): the whole ASGI app.
+
+    `run_relay=False` leaves outbox delivery to someone else (tests drive it explicitly).
+    """
     settings = settings or load_settings()
     configure_logging()
-    litestar = build_litestar(settings)
+    litestar = build_litestar(settings, run_relay=run_relay)
     return EdgeMiddleware(litestar, production=settings.is_production)

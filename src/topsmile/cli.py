@@ -1,4 +1,4 @@
-"""The `topsmile` command: serve, migrate (more commands arrive with their features)."""
+"""The `topsmile` command: serve, migrate, worker, events (more arrive with their features)."""
 
 from __future__ import annotations
 
@@ -8,13 +8,17 @@ import contextlib
 import os
 import signal
 import sys
+import uuid
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 from topsmile.config import ConfigError, Settings, load_settings
 from topsmile.core.logging import configure_logging
+
+T = TypeVar("T")
 
 
 @contextlib.contextmanager
@@ -104,6 +108,77 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _run_worker(settings: Settings) -> None:
+    from topsmile.core import db
+    from topsmile.events import bus
+    from topsmile.events.relay import Relay
+    from topsmile.events.wiring import build_bus
+
+    assert settings.database_url
+    await db.open_pool(settings.database_url)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    event_bus = build_bus(settings)
+    bus.install(event_bus)
+    relay = Relay(event_bus)
+    relay.start()
+    print("TopSmile worker is relaying events (Ctrl-C to stop)", flush=True)
+    try:
+        await stop.wait()
+    finally:
+        await relay.stop()
+        await db.close_pool()
+
+
+def cmd_worker(_: argparse.Namespace) -> int:
+    with resolved_settings() as settings:
+        _migrate(settings)
+        asyncio.run(_run_worker(settings))
+    return 0
+
+
+async def _with_pool(settings: Settings, work: Callable[[], Awaitable[T]]) -> T:
+    from topsmile.core import db
+
+    assert settings.database_url
+    await db.open_pool(settings.database_url, min_size=1, max_size=2)
+    try:
+        return await work()
+    finally:
+        await db.close_pool()
+
+
+def cmd_events_dead(args: argparse.Namespace) -> int:
+    from topsmile.events import admin
+
+    with resolved_settings() as settings:
+        rows = asyncio.run(_with_pool(settings, lambda: admin.dead_deliveries(args.limit)))
+    if not rows:
+        print("no dead deliveries")
+    for row in rows:
+        print(
+            f"{row['event_id']}  {row['handler']:<8} {row['name']:<32} "
+            f"attempts={row['attempts']}  {row['updated_at']:%Y-%m-%d %H:%M}  {row['last_error']}"
+        )
+    return 0
+
+
+def cmd_events_retry(args: argparse.Namespace) -> int:
+    from topsmile.events import admin
+
+    try:
+        event_id = uuid.UUID(args.event_id)
+    except ValueError:
+        print(f"topsmile: not an event id: {args.event_id}", file=sys.stderr)
+        return 2
+    with resolved_settings() as settings:
+        count = asyncio.run(_with_pool(settings, lambda: admin.retry(event_id, args.handler)))
+    print(f"{count} dead deliver{'y' if count == 1 else 'ies'} scheduled again")
+    return 0 if count else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="topsmile", description="TopSmile clinic scheduling")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -116,6 +191,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     migrate = commands.add_parser("migrate", help="apply database migrations (idempotent)")
     migrate.set_defaults(handler=cmd_migrate)
+
+    worker = commands.add_parser("worker", help="relay events and reminders, without HTTP")
+    worker.set_defaults(handler=cmd_worker)
+
+    events = commands.add_parser("events", help="inspect and retry event deliveries")
+    events_commands = events.add_subparsers(dest="events_command", required=True)
+    dead = events_commands.add_parser("dead", help="list deliveries that gave up")
+    dead.add_argument("--limit", type=int, default=100)
+    dead.set_defaults(handler=cmd_events_dead)
+    retry = events_commands.add_parser("retry", help="retry an event's dead deliveries")
+    retry.add_argument("event_id", metavar="ID")
+    retry.add_argument("--handler", help="only this handler (email, sms, audit)")
+    retry.set_defaults(handler=cmd_events_retry)
     return parser
 
 

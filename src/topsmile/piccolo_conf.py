@@ -4,7 +4,12 @@ from piccolo.conf.apps import AppRegistry
 
 from topsmile.core.db import DB
 
-APPS = ["topsmile.core.piccolo_app"]
+APPS = [
+    "topsmile.core.piccolo_app",
+    "topsmile.events.piccolo_app",
+    "topsmile.audit.piccolo_app",
+    "topsmile.notifications.piccolo_app",
+]
 
 APP_REGISTRY = AppRegistry(apps=APPS)
 

@@ -43,11 +43,13 @@ def test_serve_as_the_readme_says(project_root: Path, tmp_path: Path, workers: i
         if key not in ("DATABASE_URL", "DATABASE_MIGRATION_URL", "REDIS_URL")
     }
     env["TOPSMILE_DATA_DIR"] = str(tmp_path / "data")
+    log_path = tmp_path / "serve.log"
+    log = log_path.open("wb")  # a pipe nobody reads while it runs could block the server
     proc = subprocess.Popen(
         [sys.executable, "dev.py", "serve", "--port", str(port), "--workers", str(workers)],
         cwd=project_root,
         env=env,
-        stdout=subprocess.PIPE,
+        stdout=log,
         stderr=subprocess.STDOUT,
     )
     try:
@@ -65,8 +67,9 @@ def test_serve_as_the_readme_says(project_root: Path, tmp_path: Path, workers: i
         redis_pid = int((tmp_path / "data" / "redis" / "redis.pid").read_text().strip())
     finally:
         proc.send_signal(signal.SIGTERM)
-        output, _ = proc.communicate(timeout=60)
-    text = output.decode()
+        proc.wait(timeout=60)
+        log.close()
+    text = log_path.read_text()
     assert proc.returncode == 0, text
     assert f"http://127.0.0.1:{port}" in text
     assert f"http://127.0.0.1:{port}/schema" in text

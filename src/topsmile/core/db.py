@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from piccolo.engine.postgres import PostgresEngine
@@ -53,15 +54,45 @@ async def fetch(sql: str, *args: Any) -> list[dict[str, Any]]:
     return rows
 
 
+_after_commit: ContextVar[list[Callable[[], None]] | None] = ContextVar(
+    "topsmile_after_commit", default=None
+)
+
+
+def after_commit(callback: Callable[[], None]) -> None:
+    """Run `callback` once the current transaction has committed (never on rollback)."""
+    callbacks = _after_commit.get()
+    if callbacks is None:
+        raise RuntimeError("after_commit() needs an open tenant_transaction()")
+    callbacks.append(callback)
+
+
 @asynccontextmanager
 async def tenant_transaction(clinic_id: uuid.UUID | None) -> AsyncIterator[None]:
-    """A transaction in which row-level security sees only `clinic_id`'s rows.
+    """The one way to open a transaction: row-level security sees only `clinic_id`'s rows.
 
-    The setting is transaction-local, so it can never leak to the next user of the pooled
-    connection (and stays correct behind PgBouncer in transaction mode).
+    `None` is for system work that spans clinics (the outbox relay, operators' CLI). The
+    setting is transaction-local, so it can never leak to the next user of the pooled
+    connection (and stays correct behind PgBouncer in transaction mode). Nested calls join
+    the outer transaction and must name the same clinic.
     """
-    async with DB.transaction():
-        await fetch(
-            "SELECT set_config('app.clinic_id', {}, true)", str(clinic_id) if clinic_id else ""
-        )
+    outer = _after_commit.get()
+    if outer is not None:
+        current = await fetch("SELECT app_clinic_id() AS clinic_id")
+        if current[0]["clinic_id"] != clinic_id:
+            raise RuntimeError("a nested transaction must stay in the same clinic")
         yield
+        return
+    callbacks: list[Callable[[], None]] = []
+    token = _after_commit.set(callbacks)
+    try:
+        async with DB.transaction():
+            await fetch(
+                "SELECT set_config('app.clinic_id', {}, true)",
+                str(clinic_id) if clinic_id else "",
+            )
+            yield
+    finally:
+        _after_commit.reset(token)
+    for callback in callbacks:
+        callback()

@@ -11,6 +11,7 @@ import contextlib
 import importlib.util
 import io
 import logging
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from types import ModuleType
 
@@ -83,6 +84,30 @@ async def apply_migrations(owner_dsn: str, app_login_role: str | None = None) ->
         await lock_conn.close()
         db.DB.config = previous
     return applied
+
+
+def raw_sql(
+    app_name: str, migration_id: str, description: str, statements: list[str]
+) -> Callable[[], Awaitable[MigrationManager]]:
+    """A Piccolo migration's `forwards` that runs raw SQL statements in order.
+
+    Statements pass through Piccolo's QueryString, where `{}` is a placeholder: write no
+    literal braces (e.g. `jsonb_build_object()` rather than `'{}'`).
+    """
+
+    async def forwards() -> MigrationManager:
+        manager = MigrationManager(
+            migration_id=migration_id, app_name=app_name, description=description
+        )
+
+        async def run() -> None:
+            for statement in statements:
+                await db.fetch(statement)
+
+        manager.add_raw(run)
+        return manager
+
+    return forwards
 
 
 async def _grant_app_role(login_role: str) -> None:

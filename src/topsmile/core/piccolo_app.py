@@ -1,11 +1,18 @@
 from pathlib import Path
 
 from piccolo.conf.apps import AppConfig
+from piccolo.table import Table
 
 MIGRATIONS = Path(__file__).resolve().parents[3] / "migrations"
 
-APP_CONFIG = AppConfig(
-    app_name="core",
-    migrations_folder_path=str(MIGRATIONS / "core"),
-    table_classes=[],
-)
+
+def app_config(name: str, tables: list[type[Table]] | None = None) -> AppConfig:
+    """A Piccolo app whose migrations live in the top-level `migrations/<name>/`."""
+    return AppConfig(
+        app_name=name,
+        migrations_folder_path=str(MIGRATIONS / name),
+        table_classes=tables or [],
+    )
+
+
+APP_CONFIG = app_config("core")

@@ -1,0 +1,84 @@
+"""Publishing: the event and its deliveries are written in the caller's transaction."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+
+import msgspec
+
+from topsmile.core import db
+from topsmile.events import bus
+from topsmile.events.types import Event
+
+_wakers: list[Callable[[], None]] = []
+
+
+def on_publish(wake: Callable[[], None]) -> None:
+    """Register a relay's wake-up, called after a publishing transaction commits."""
+    _wakers.append(wake)
+
+
+def forget(wake: Callable[[], None]) -> None:
+    if wake in _wakers:
+        _wakers.remove(wake)
+
+
+def _wake_relays() -> None:
+    for wake in list(_wakers):
+        wake()
+
+
+async def publish(event: Event) -> None:
+    """Record `event` in the current transaction: nothing is delivered if it rolls back."""
+    handlers = bus.installed().handlers_for(event.name)
+    await db.fetch(
+        """
+        INSERT INTO event_outbox (id, name, clinic_id, occurred_at, due_at, request_id,
+            entity_type, entity_id, actor_id, actor_role, ip, payload)
+        VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}::jsonb)
+        """,
+        event.id,
+        event.name,
+        event.clinic_id,
+        event.occurred_at,
+        event.due_at,
+        event.request_id,
+        event.entity_type,
+        event.entity_id,
+        event.actor_id,
+        event.actor_role,
+        event.ip,
+        msgspec.json.encode(event.payload).decode(),
+    )
+    if handlers:
+        await db.fetch(
+            """
+            INSERT INTO event_delivery (event_id, handler, next_attempt_at)
+            SELECT {}, handler, {} FROM unnest({}::text[]) AS handler
+            """,
+            event.id,
+            event.due_at,
+            handlers,
+        )
+    db.after_commit(_wake_relays)
+
+
+async def cancel_scheduled(*, name: str, entity_type: str, entity_id: str | uuid.UUID) -> int:
+    """Cancel pending deliveries of `name` events about one entity (e.g. old reminders).
+
+    Runs in the caller's transaction, so row-level security limits it to the caller's clinic.
+    """
+    rows = await db.fetch(
+        """
+        UPDATE event_delivery d SET status = 'cancelled', updated_at = now()
+        FROM event_outbox e
+        WHERE d.event_id = e.id AND d.status = 'pending'
+          AND e.name = {} AND e.entity_type = {} AND e.entity_id = {}
+        RETURNING d.event_id
+        """,
+        name,
+        entity_type,
+        str(entity_id),
+    )
+    return len(rows)

@@ -1,0 +1,117 @@
+"""Typed events and the payloads that notification handlers render.
+
+An event is a fact about one clinic. Its payload carries a snapshot of what handlers need
+(names, contact details, local time zone) so that handlers never read other domains' tables.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+import msgspec
+
+from topsmile.core.clock import now
+from topsmile.core.context import current_request_id
+
+
+class Event(msgspec.Struct, frozen=True, kw_only=True):
+    id: uuid.UUID
+    name: str
+    clinic_id: uuid.UUID | None
+    occurred_at: datetime
+    due_at: datetime
+    request_id: str
+    entity_type: str
+    entity_id: str | None = None
+    actor_id: uuid.UUID | None = None
+    actor_role: str | None = None
+    ip: str | None = None
+    payload: dict[str, Any] = {}
+
+    def payload_as(self, kind: type[msgspec.Struct]) -> Any:
+        return msgspec.convert(self.payload, kind)
+
+
+def new_event(
+    name: str,
+    *,
+    clinic_id: uuid.UUID | None,
+    entity_type: str,
+    entity_id: str | uuid.UUID | None = None,
+    payload: msgspec.Struct | dict[str, Any] | None = None,
+    actor_id: uuid.UUID | None = None,
+    actor_role: str | None = None,
+    ip: str | None = None,
+    due_at: datetime | None = None,
+) -> Event:
+    occurred = now()
+    body = msgspec.to_builtins(payload) if isinstance(payload, msgspec.Struct) else payload
+    return Event(
+        id=uuid.uuid4(),
+        name=name,
+        clinic_id=clinic_id,
+        occurred_at=occurred,
+        due_at=due_at or occurred,
+        request_id=current_request_id(),
+        entity_type=entity_type,
+        entity_id=str(entity_id) if entity_id is not None else None,
+        actor_id=actor_id,
+        actor_role=actor_role,
+        ip=ip,
+        payload=body or {},
+    )
+
+
+# --- Payloads rendered by the email and SMS handlers --------------------------------------
+
+
+class Recipient(msgspec.Struct, frozen=True, kw_only=True):
+    """Who a notification goes to, with their consent flags."""
+
+    first_name: str
+    last_name: str = ""
+    email: str | None = None
+    phone: str | None = None  # E.164
+    email_opt_in: bool = True
+    sms_opt_in: bool = False
+    patient_id: uuid.UUID | None = None
+
+
+class AccountToken(msgspec.Struct, frozen=True, kw_only=True):
+    """`user.registered` and `user.password_reset_requested`: a link carrying a token."""
+
+    recipient: Recipient
+    clinic_name: str
+    link: str  # <TOPSMILE_APP_URL>/verify-email?token=... or /reset-password?token=...
+
+
+class AppointmentNotice(msgspec.Struct, frozen=True, kw_only=True):
+    """`appointment.*` events: what the patient needs to know about one appointment."""
+
+    appointment_id: uuid.UUID
+    recipient: Recipient
+    clinic_name: str
+    timezone: str  # IANA zone of the clinic; times are shown in it
+    service_name: str
+    provider_name: str
+    start: datetime  # UTC
+    end: datetime  # UTC
+    previous_start: datetime | None = None  # rescheduled: the old start
+    reason: str | None = None  # cancelled: why
+    status: str | None = None  # status_changed: the new status
+
+
+class PaymentNotice(msgspec.Struct, frozen=True, kw_only=True):
+    """`payment.*` events."""
+
+    payment_id: uuid.UUID
+    appointment_id: uuid.UUID
+    recipient: Recipient
+    clinic_name: str
+    timezone: str
+    service_name: str
+    start: datetime
+    amount: int  # minor units
+    currency: str  # lower-case ISO 4217

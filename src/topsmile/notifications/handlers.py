@@ -1,0 +1,192 @@
+"""The email and SMS handlers: render an event's payload, send it, log the outcome."""
+
+from __future__ import annotations
+
+import uuid
+
+import msgspec
+
+from topsmile.core.logging import redact_text
+from topsmile.events.types import AccountToken, AppointmentNotice, Event, PaymentNotice
+from topsmile.notifications import log
+from topsmile.notifications.email import EmailSender
+from topsmile.notifications.messages import Attachment, EmailMessage, SmsMessage
+from topsmile.notifications.sms import SmsSender
+from topsmile.notifications.templates import appointment_ics, render_email, render_sms
+
+EMAIL_TEMPLATES = {
+    "user.registered": "verify_email",
+    "user.password_reset_requested": "password_reset",
+    "appointment.created": "appointment_confirmation",
+    "appointment.rescheduled": "appointment_rescheduled",
+    "appointment.cancelled": "appointment_cancelled",
+    "appointment.reminder_due": "appointment_reminder",
+    "payment.succeeded": "payment_receipt",
+}
+SMS_TEMPLATES = {
+    "appointment.created": "appointment_confirmation",
+    "appointment.reminder_due": "appointment_reminder",
+}
+# Account emails are needed to use the service at all; the others honour `emailOptIn`.
+_ACCOUNT_TEMPLATES = frozenset({"verify_email", "password_reset"})
+# Templates that carry a calendar entry for the (new) time.
+_WITH_ICS = frozenset({"appointment_confirmation", "appointment_rescheduled"})
+
+Payload = AccountToken | AppointmentNotice | PaymentNotice
+
+
+def parse_payload(event: Event) -> Payload:
+    kind: type[Payload]
+    if event.name.startswith("user."):
+        kind = AccountToken
+    elif event.name.startswith("payment."):
+        kind = PaymentNotice
+    else:
+        kind = AppointmentNotice
+    result: Payload = msgspec.convert(event.payload, kind)
+    return result
+
+
+async def _log(
+    event: Event,
+    payload: Payload | None,
+    *,
+    channel: log.Channel,
+    template: str,
+    recipient: str,
+    status: log.Status,
+    attempts: int,
+    error: str | None = None,
+    provider_message_id: str | None = None,
+) -> None:
+    appointment_id: uuid.UUID | None = getattr(payload, "appointment_id", None)
+    await log.write(
+        event,
+        channel=channel,
+        template=template,
+        recipient=recipient,
+        status=status,
+        attempts=attempts,
+        appointment_id=appointment_id,
+        patient_id=payload.recipient.patient_id if payload else None,
+        error=error,
+        provider_message_id=provider_message_id,
+    )
+
+
+def _error_text(exc: BaseException) -> str:
+    return redact_text(f"{type(exc).__name__}: {exc}")[:500]
+
+
+class Notifier:
+    def __init__(self, email: EmailSender, sms: SmsSender) -> None:
+        self._email = email
+        self._sms = sms
+
+    async def email(self, event: Event, attempt: int) -> None:
+        template = EMAIL_TEMPLATES[event.name]
+        payload = parse_payload(event)
+        to = payload.recipient.email
+        opted_out = template not in _ACCOUNT_TEMPLATES and not payload.recipient.email_opt_in
+        if not to or opted_out:
+            reason = "patient opted out of email" if to else "no email address"
+            await _log(
+                event,
+                payload,
+                channel="email",
+                template=template,
+                recipient=to or "",
+                status="skipped",
+                attempts=attempt,
+                error=reason,
+            )
+            return
+        subject, text, html = render_email(template, payload)
+        attachments = []
+        if template in _WITH_ICS and isinstance(payload, AppointmentNotice):
+            # Calendars replace an entry they hold only when SEQUENCE grows.
+            ics = appointment_ics(payload, sequence=int(event.occurred_at.timestamp()))
+            attachments.append(Attachment("appointment.ics", "text/calendar; method=REQUEST", ics))
+        headers = {"X-Event-ID": str(event.id)}
+        if event.request_id:
+            headers["X-Request-ID"] = event.request_id
+        message = EmailMessage(
+            to=to, subject=subject, text=text, html=html, headers=headers, attachments=attachments
+        )
+        message_id = await self._email.send(message)
+        await _log(
+            event,
+            payload,
+            channel="email",
+            template=template,
+            recipient=to,
+            status="sent",
+            attempts=attempt,
+            provider_message_id=message_id,
+        )
+
+    async def email_failed(
+        self, event: Event, exc: BaseException, attempt: int, dead: bool
+    ) -> None:
+        await self._failed(event, "email", EMAIL_TEMPLATES[event.name], exc, attempt, dead)
+
+    async def sms(self, event: Event, attempt: int) -> None:
+        template = SMS_TEMPLATES[event.name]
+        payload = parse_payload(event)
+        to = payload.recipient.phone
+        if not to or not payload.recipient.sms_opt_in or not isinstance(payload, AppointmentNotice):
+            reason = "patient has not opted in to SMS" if to else "no phone number"
+            await _log(
+                event,
+                payload,
+                channel="sms",
+                template=template,
+                recipient=to or "",
+                status="skipped",
+                attempts=attempt,
+                error=reason,
+            )
+            return
+        sid = await self._sms.send(SmsMessage(to=to, body=render_sms(template, payload)))
+        await _log(
+            event,
+            payload,
+            channel="sms",
+            template=template,
+            recipient=to,
+            status="sent",
+            attempts=attempt,
+            provider_message_id=sid,
+        )
+
+    async def sms_failed(self, event: Event, exc: BaseException, attempt: int, dead: bool) -> None:
+        await self._failed(event, "sms", SMS_TEMPLATES[event.name], exc, attempt, dead)
+
+    async def _failed(
+        self,
+        event: Event,
+        channel: log.Channel,
+        template: str,
+        exc: BaseException,
+        attempt: int,
+        dead: bool,
+    ) -> None:
+        payload: Payload | None = None
+        recipient = ""
+        try:
+            payload = parse_payload(event)
+        except msgspec.ValidationError:
+            pass  # a malformed payload is itself the failure being recorded
+        else:
+            contact = payload.recipient.email if channel == "email" else payload.recipient.phone
+            recipient = contact or ""
+        await _log(
+            event,
+            payload,
+            channel=channel,
+            template=template,
+            recipient=recipient,
+            status="dead" if dead else "failed",
+            attempts=attempt,
+            error=_error_text(exc),
+        )

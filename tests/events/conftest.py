@@ -1,0 +1,74 @@
+"""Helpers for event tests: a private bus, a relay with quick retries, sample events."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from topsmile.core import clock
+from topsmile.events import bus
+from topsmile.events.bus import Bus
+from topsmile.events.relay import RelayConfig
+from topsmile.events.types import AppointmentNotice, Event, Recipient, new_event
+
+FAST = RelayConfig(
+    batch_size=50,
+    concurrency=4,
+    max_attempts=4,
+    base_delay_seconds=0.0,
+    max_delay_seconds=0.0,
+    lease_seconds=30,
+    sweep_seconds=0.05,
+)
+
+
+@pytest.fixture
+def private_bus() -> Iterator[Bus]:
+    """Install a fresh bus for one test, then put the app's back."""
+    previous = bus._installed
+    fresh = Bus()
+    bus.install(fresh)
+    yield fresh
+    if previous is not None:
+        bus.install(previous)
+
+
+@pytest.fixture
+def frozen_clock() -> Iterator[None]:
+    yield
+    clock.reset()
+
+
+def reminder(
+    clinic_id: uuid.UUID, *, due_at: datetime | None = None, phone: str | None = "+5511987654321"
+) -> Event:
+    start = datetime(2026, 12, 1, 13, 0, tzinfo=UTC)
+    notice = AppointmentNotice(
+        appointment_id=uuid.uuid4(),
+        recipient=Recipient(
+            first_name="Ana",
+            last_name="Souza",
+            email="ana@example.com",
+            phone=phone,
+            email_opt_in=True,
+            sms_opt_in=True,
+            patient_id=uuid.uuid4(),
+        ),
+        clinic_name="Sorriso Centro",
+        timezone="America/Sao_Paulo",
+        service_name="Cleaning",
+        provider_name="Dr. Lima",
+        start=start,
+        end=start + timedelta(minutes=45),
+    )
+    return new_event(
+        "appointment.reminder_due",
+        clinic_id=clinic_id,
+        entity_type="appointment",
+        entity_id=notice.appointment_id,
+        payload=notice,
+        due_at=due_at,
+    )

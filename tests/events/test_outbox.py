@@ -1,0 +1,246 @@
+"""The outbox and relay in one process: commit/rollback, retries, dead, scheduling, leases."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections import Counter
+from datetime import timedelta
+
+import asyncpg
+import pytest
+
+from tests.events.conftest import FAST, reminder
+from topsmile.audit.service import audit_event
+from topsmile.core import clock, db
+from topsmile.events.bus import ALL_EVENTS, Bus
+from topsmile.events.outbox import cancel_scheduled, publish
+from topsmile.events.relay import Relay, RelayConfig, backoff
+from topsmile.events.types import Event
+
+pytestmark = pytest.mark.usefixtures("app")
+
+
+class Recorder:
+    def __init__(self, fail_times: int = 0) -> None:
+        self.calls: Counter[uuid.UUID] = Counter()
+        self.fail_times = fail_times
+
+    async def __call__(self, event: Event, attempt: int) -> None:
+        self.calls[event.id] += 1
+        if self.calls[event.id] <= self.fail_times:
+            raise ConnectionError(f"provider down (try {attempt})")
+
+
+async def _delivery(event_id: uuid.UUID) -> dict[str, dict[str, object]]:
+    async with db.tenant_transaction(None):
+        rows = await db.fetch(
+            "SELECT handler, status, attempts, last_error FROM event_delivery WHERE event_id = {}",
+            event_id,
+        )
+    return {row["handler"]: row for row in rows}
+
+
+async def _drain(relay: Relay, rounds: int = 20) -> None:
+    for _ in range(rounds):
+        if await relay.run_once() == 0:
+            return
+
+
+async def test_committed_event_reaches_every_subscribed_handler(private_bus: Bus) -> None:
+    first, second = Recorder(), Recorder()
+    private_bus.subscribe("audit", [ALL_EVENTS], audit_event)
+    private_bus.subscribe("first", ["appointment.reminder_due"], first)
+    private_bus.subscribe("second", ["appointment.created"], second)
+    clinic = uuid.uuid4()
+    event = reminder(clinic)
+    async with db.tenant_transaction(clinic):
+        await publish(event)
+    await _drain(Relay(private_bus, FAST))
+
+    assert first.calls[event.id] == 1
+    assert second.calls == Counter()
+    deliveries = await _delivery(event.id)
+    assert set(deliveries) == {"audit", "first"}
+    assert all(d["status"] == "delivered" for d in deliveries.values())
+    async with db.tenant_transaction(clinic):
+        audit = await db.fetch("SELECT * FROM audit_log WHERE event_id = {}", event.id)
+    assert len(audit) == 1
+    assert audit[0]["action"] == "appointment.reminder_due"
+    assert audit[0]["entity_type"] == "appointment"
+    assert "recipient" not in audit[0]["details"]
+
+
+async def test_rolled_back_event_reaches_nothing(private_bus: Bus) -> None:
+    recorder = Recorder()
+    private_bus.subscribe("rec", [ALL_EVENTS], recorder)
+    clinic = uuid.uuid4()
+    event = reminder(clinic)
+
+    async def book_then_fail() -> None:
+        async with db.tenant_transaction(clinic):
+            await publish(event)
+            raise RuntimeError("booking failed")
+
+    with pytest.raises(RuntimeError, match="booking failed"):
+        await book_then_fail()
+    await _drain(Relay(private_bus, FAST))
+    assert recorder.calls == Counter()
+    async with db.tenant_transaction(None):
+        assert await db.fetch("SELECT id FROM event_outbox WHERE id = {}", event.id) == []
+
+
+async def test_flaky_handler_is_retried_and_delivered_once(private_bus: Bus) -> None:
+    flaky, steady = Recorder(fail_times=2), Recorder()
+    private_bus.subscribe("flaky", [ALL_EVENTS], flaky)
+    private_bus.subscribe("steady", [ALL_EVENTS], steady)
+    clinic = uuid.uuid4()
+    event = reminder(clinic)
+    async with db.tenant_transaction(clinic):
+        await publish(event)
+    await _drain(Relay(private_bus, FAST))
+
+    assert flaky.calls[event.id] == 3
+    assert steady.calls[event.id] == 1
+    deliveries = await _delivery(event.id)
+    assert deliveries["flaky"]["status"] == "delivered"
+    assert deliveries["flaky"]["attempts"] == 3
+    assert deliveries["steady"]["attempts"] == 1
+
+
+async def test_failing_handler_ends_dead_and_others_deliver(private_bus: Bus) -> None:
+    broken, steady = Recorder(fail_times=1000), Recorder()
+    private_bus.subscribe("broken", [ALL_EVENTS], broken)
+    private_bus.subscribe("steady", [ALL_EVENTS], steady)
+    clinic = uuid.uuid4()
+    event = reminder(clinic)
+    async with db.tenant_transaction(clinic):
+        await publish(event)
+    await _drain(Relay(private_bus, FAST))
+
+    assert broken.calls[event.id] == FAST.max_attempts
+    assert steady.calls[event.id] == 1
+    deliveries = await _delivery(event.id)
+    assert deliveries["broken"]["status"] == "dead"
+    assert "provider down" in str(deliveries["broken"]["last_error"])
+    assert deliveries["steady"]["status"] == "delivered"
+
+
+async def test_scheduled_event_waits_until_due(private_bus: Bus, frozen_clock: None) -> None:
+    recorder = Recorder()
+    private_bus.subscribe("rec", [ALL_EVENTS], recorder)
+    clinic = uuid.uuid4()
+    event = reminder(clinic, due_at=clock.now() + timedelta(hours=2))
+    async with db.tenant_transaction(clinic):
+        await publish(event)
+    relay = Relay(private_bus, FAST)
+    await _drain(relay)
+    clock.travel(timedelta(hours=1, minutes=59))
+    await _drain(relay)
+    assert recorder.calls[event.id] == 0
+    clock.travel(timedelta(minutes=2))
+    await _drain(relay)
+    assert recorder.calls[event.id] == 1
+
+
+async def test_cancelled_schedule_never_goes_out(private_bus: Bus, frozen_clock: None) -> None:
+    recorder = Recorder()
+    private_bus.subscribe("rec", [ALL_EVENTS], recorder)
+    clinic = uuid.uuid4()
+    event = reminder(clinic, due_at=clock.now() + timedelta(hours=1))
+    async with db.tenant_transaction(clinic):
+        await publish(event)
+    other_clinic = uuid.uuid4()
+    async with db.tenant_transaction(other_clinic):  # RLS: another clinic cancels nothing
+        assert (
+            await cancel_scheduled(
+                name=event.name, entity_type="appointment", entity_id=str(event.entity_id)
+            )
+            == 0
+        )
+    async with db.tenant_transaction(clinic):
+        assert (
+            await cancel_scheduled(
+                name=event.name, entity_type="appointment", entity_id=str(event.entity_id)
+            )
+            == 1
+        )
+    clock.travel(timedelta(hours=2))
+    await _drain(Relay(private_bus, FAST))
+    assert recorder.calls[event.id] == 0
+    assert (await _delivery(event.id))["rec"]["status"] == "cancelled"
+
+
+async def test_commit_wakes_a_running_relay_at_once(private_bus: Bus) -> None:
+    recorder = Recorder()
+    private_bus.subscribe("rec", [ALL_EVENTS], recorder)
+    relay = Relay(private_bus, RelayConfig(sweep_seconds=60))
+    relay.start()
+    try:
+        await asyncio.sleep(0.2)  # let its first sweep find nothing and go to sleep
+        clinic = uuid.uuid4()
+        event = reminder(clinic)
+        async with db.tenant_transaction(clinic):
+            await publish(event)
+        started = time.monotonic()
+        while recorder.calls[event.id] == 0:
+            assert time.monotonic() - started < 5, "the relay was not woken by the commit"
+            await asyncio.sleep(0.01)
+    finally:
+        await relay.stop()
+
+
+async def test_expired_lease_is_taken_over_and_late_finisher_cannot_mark_it(
+    private_bus: Bus, frozen_clock: None
+) -> None:
+    recorder = Recorder()
+    private_bus.subscribe("rec", [ALL_EVENTS], recorder)
+    clinic = uuid.uuid4()
+    event = reminder(clinic)
+    async with db.tenant_transaction(clinic):
+        await publish(event)
+    slow = Relay(private_bus, RelayConfig(lease_seconds=10))
+    claims = [c for c in await slow.claim() if c.event.id == event.id]
+    assert len(claims) == 1
+    clock.travel(timedelta(seconds=11))  # the slow process's lease runs out
+    fast = Relay(private_bus, FAST)
+    await _drain(fast)
+    assert recorder.calls[event.id] == 1
+    assert await slow.deliver(claims[0]) is False  # its handler ran, but it may not commit
+    assert (await _delivery(event.id))["rec"]["attempts"] == 2
+
+
+def test_backoff_grows_exponentially_with_jitter_and_a_cap() -> None:
+    config = RelayConfig(base_delay_seconds=2, max_delay_seconds=60)
+    for attempt, ceiling in [(1, 2), (2, 4), (3, 8), (10, 60)]:
+        delays = {backoff(attempt, config) for _ in range(20)}
+        assert all(ceiling / 2 <= d <= ceiling for d in delays)
+        assert len(delays) > 1
+
+
+async def test_audit_log_is_append_only_for_the_application(settings: object) -> None:
+    clinic = uuid.uuid4()
+    from topsmile.audit.service import record
+
+    async with db.tenant_transaction(clinic):
+        await record(clinic_id=clinic, action="patient.viewed", entity_type="patient")
+    for statement in ("UPDATE audit_log SET action = 'x'", "DELETE FROM audit_log"):
+        with pytest.raises(asyncpg.PostgresError):
+            async with db.tenant_transaction(clinic):
+                await db.fetch(statement)
+    async with db.tenant_transaction(clinic):
+        rows = await db.fetch("SELECT action FROM audit_log")
+    assert [r["action"] for r in rows] == ["patient.viewed"]
+
+
+async def test_audit_rows_are_invisible_to_other_clinics() -> None:
+    from topsmile.audit.service import record
+
+    mine, theirs = uuid.uuid4(), uuid.uuid4()
+    async with db.tenant_transaction(mine):
+        await record(clinic_id=mine, action="patient.viewed", entity_type="patient")
+    async with db.tenant_transaction(theirs):
+        assert await db.fetch("SELECT id FROM audit_log") == []
+        with pytest.raises(asyncpg.PostgresError):  # nor may it write into mine
+            await record(clinic_id=mine, action="patient.viewed", entity_type="patient")
