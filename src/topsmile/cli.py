@@ -174,7 +174,7 @@ def cmd_events_retry(args: argparse.Namespace) -> int:
         print(f"topsmile: not an event id: {args.event_id}", file=sys.stderr)
         return 2
     with resolved_settings() as settings:
-        count = asyncio.run(_with_pool(settings, lambda: admin.retry(event_id, args.handler)))
+        count = asyncio.run(_with_pool(settings, lambda: admin.retry(event_id, args.only_handler)))
     print(f"{count} dead deliver{'y' if count == 1 else 'ies'} scheduled again")
     return 0 if count else 1
 
@@ -187,23 +187,25 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1)
-    serve.set_defaults(handler=cmd_serve)
+    serve.set_defaults(run=cmd_serve)
 
     migrate = commands.add_parser("migrate", help="apply database migrations (idempotent)")
-    migrate.set_defaults(handler=cmd_migrate)
+    migrate.set_defaults(run=cmd_migrate)
 
     worker = commands.add_parser("worker", help="relay events and reminders, without HTTP")
-    worker.set_defaults(handler=cmd_worker)
+    worker.set_defaults(run=cmd_worker)
 
     events = commands.add_parser("events", help="inspect and retry event deliveries")
     events_commands = events.add_subparsers(dest="events_command", required=True)
     dead = events_commands.add_parser("dead", help="list deliveries that gave up")
     dead.add_argument("--limit", type=int, default=100)
-    dead.set_defaults(handler=cmd_events_dead)
+    dead.set_defaults(run=cmd_events_dead)
     retry = events_commands.add_parser("retry", help="retry an event's dead deliveries")
     retry.add_argument("event_id", metavar="ID")
-    retry.add_argument("--handler", help="only this handler (email, sms, audit)")
-    retry.set_defaults(handler=cmd_events_retry)
+    retry.add_argument(
+        "--handler", dest="only_handler", help="only this handler (email, sms, audit)"
+    )
+    retry.set_defaults(run=cmd_events_retry)
     return parser
 
 
@@ -211,7 +213,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     configure_logging()
     try:
-        code: int = args.handler(args)
+        code: int = args.run(args)
     except KeyboardInterrupt:
         return 0
     except ConfigError as exc:
