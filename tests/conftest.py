@@ -39,7 +39,13 @@ def settings(stores: EmbeddedStores) -> Settings:
     stores.postgres.drop_database(TEST_DATABASE)
     urls = stores.start(TEST_DATABASE)
     asyncio.run(apply_migrations(urls.database_migration_url))
-    base = load_settings(environ={"TOPSMILE_ENV": "test"}, dotenv=None)
+    # Every test request comes from one client address: per-IP limits get room here, and
+    # the tests of those limits build an app with the real defaults.
+    roomy = {
+        f"TOPSMILE_RATE_{name}_PER_IP": "100000/1h"
+        for name in ("LOGIN", "REGISTER", "SIGNUP", "PUBLIC")
+    }
+    base = load_settings(environ={"TOPSMILE_ENV": "test", **roomy}, dotenv=None)
     return base.with_urls(
         database_url=urls.database_url,
         database_migration_url=urls.database_migration_url,

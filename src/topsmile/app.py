@@ -13,6 +13,8 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 
 from topsmile import __version__
+from topsmile.auth.controllers import AuthController
+from topsmile.auth.middleware import AuthMiddleware
 from topsmile.config import Settings, load_settings
 from topsmile.core import db
 from topsmile.core.errors import handle_exception
@@ -23,6 +25,7 @@ from topsmile.core.redis import create_redis
 from topsmile.events import bus
 from topsmile.events.relay import Relay
 from topsmile.events.wiring import build_bus
+from topsmile.runtime import Runtime
 
 log = logging.getLogger("topsmile.app")
 
@@ -45,6 +48,7 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     await db.open_pool(settings.database_url)
     redis = create_redis(settings.redis_url)
     app.state.redis = redis
+    app.state.runtime = Runtime.build(settings, redis)
     event_bus = build_bus(settings)
     bus.install(event_bus)
     relay = Relay(event_bus)
@@ -64,7 +68,8 @@ def build_litestar(settings: Settings, *, run_relay: bool = True) -> Litestar:
     if settings.database_url is None or settings.redis_url is None:
         raise RuntimeError("create the app with DATABASE_URL and REDIS_URL resolved")
     return Litestar(
-        route_handlers=[HealthController],
+        route_handlers=[HealthController, AuthController],
+        middleware=[AuthMiddleware],
         lifespan=[lifespan],
         exception_handlers={Exception: handle_exception},
         request_max_body_size=MAX_JSON_BODY,

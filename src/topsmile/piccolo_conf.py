@@ -7,6 +7,9 @@ from topsmile.core.db import DB
 APPS = [
     "topsmile.core.piccolo_app",
     "topsmile.events.piccolo_app",
+    "topsmile.clinics.piccolo_app",
+    "topsmile.auth.piccolo_app",
+    "topsmile.patients.piccolo_app",
     "topsmile.audit.piccolo_app",
     "topsmile.notifications.piccolo_app",
 ]

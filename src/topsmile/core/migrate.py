@@ -66,17 +66,21 @@ async def apply_migrations(owner_dsn: str, app_login_role: str | None = None) ->
     try:
         await lock_conn.execute("SELECT pg_advisory_lock($1)", _LOCK_KEY)
         await Migration.create_table(if_not_exists=True).run()  # type: ignore[no-untyped-call]
-        for app in _app_configs():
+        pending: list[tuple[str, int, AppConfig, ModuleType]] = []
+        for order, app in enumerate(_app_configs()):
             done = set(await Migration.get_migrations_which_ran(app_name=app.app_name))
-            for module in _pending(app, done):
-                async with db.DB.transaction():
-                    manager = await module.forwards()
-                    if isinstance(manager, MigrationManager):
-                        with contextlib.redirect_stdout(io.StringIO()):  # Piccolo prints
-                            await manager.run()
-                    await Migration.insert(Migration(name=module.ID, app_name=app.app_name))
-                log.info("migration applied", extra={"app": app.app_name, "migration": module.ID})
-                applied.append(f"{app.app_name}:{module.ID}")
+            pending += [(str(m.ID), order, app, m) for m in _pending(app, done)]
+        # Migration ids are timestamps: one global order lets an app's migration depend on
+        # an earlier migration of another app (a foreign key to its table).
+        for _, _, app, module in sorted(pending, key=lambda item: item[:2]):
+            async with db.DB.transaction():
+                manager = await module.forwards()
+                if isinstance(manager, MigrationManager):
+                    with contextlib.redirect_stdout(io.StringIO()):  # Piccolo prints
+                        await manager.run()
+                await Migration.insert(Migration(name=module.ID, app_name=app.app_name))
+            log.info("migration applied", extra={"app": app.app_name, "migration": module.ID})
+            applied.append(f"{app.app_name}:{module.ID}")
         if app_login_role and app_login_role != APP_ROLE:
             await _grant_app_role(app_login_role)
     finally:

@@ -8,12 +8,17 @@ with msgspec in strict mode while Litestar still documents the schema in OpenAPI
 from __future__ import annotations
 
 import re
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import msgspec
 from litestar.dto import DTOConfig, MsgspecDTO
+from litestar.openapi.spec import Reference, Schema
+from litestar.typing import FieldDefinition
 
 from topsmile.core.errors import FieldError, ValidationError
+
+if TYPE_CHECKING:
+    from litestar._openapi.schema_generation import SchemaCreator
 
 T = TypeVar("T")
 S = TypeVar("S", bound=msgspec.Struct)
@@ -56,6 +61,14 @@ class StrictBody(MsgspecDTO[S], Generic[S]):
 
     def decode_bytes(self, value: bytes) -> Any:
         return decode_strict(value, self.model_type)
+
+    @classmethod
+    def create_openapi_schema(
+        cls, field_definition: FieldDefinition, handler_id: str, schema_creator: SchemaCreator
+    ) -> Reference | Schema:
+        """Document the struct itself (the DTO's transfer model mangles optional
+        constrained fields); decoding never goes through the transfer model anyway."""
+        return schema_creator.for_field_definition(FieldDefinition.from_annotation(cls.model_type))
 
 
 def body(model: type[Input]) -> dict[str, Any]:

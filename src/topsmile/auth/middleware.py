@@ -1,0 +1,74 @@
+"""Resolve the caller from the access cookie on every routed request.
+
+It never refuses by itself: routes declare who may call them with guards (`signed_in`,
+`allow(...)`), which turn a missing principal into 401 and a wrong role into 403. Signed-in
+callers are throttled per user here.
+"""
+
+from __future__ import annotations
+
+from http.cookies import SimpleCookie
+from typing import Any
+
+from litestar.types import ASGIApp, Receive, Scope, Send
+
+from topsmile.auth import cookies, tokens
+from topsmile.auth.sessions import load_principal
+from topsmile.core.context import current
+from topsmile.core.throttle import client_ip, throttle_key
+from topsmile.runtime import Runtime
+
+
+def _cookie(scope: Scope, name: str) -> str | None:
+    for key, value in scope["headers"]:
+        if key == b"cookie":
+            jar: SimpleCookie = SimpleCookie()
+            try:
+                jar.load(value.decode("latin-1"))
+            except Exception:  # a malformed Cookie header is just no session
+                return None
+            if name in jar:
+                return jar[name].value
+    return None
+
+
+def request_ip(scope: Scope, runtime: Runtime) -> str:
+    peer = scope.get("client")
+    forwarded = next(
+        (v.decode("latin-1") for k, v in scope["headers"] if k == b"x-forwarded-for"), None
+    )
+    return client_ip(peer[0] if peer else None, forwarded, runtime.settings.trusted_proxies)
+
+
+class AuthMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            runtime: Runtime = scope["app"].state.runtime
+            settings = runtime.settings
+            scope["user"] = None
+            token = _cookie(scope, cookies.names(settings).access)
+            if token:
+                await self._authenticate(scope, runtime, token)
+        await self.app(scope, receive, send)
+
+    async def _authenticate(self, scope: Any, runtime: Runtime, token: str) -> None:
+        try:
+            claims = tokens.read_access_token(runtime.settings.secret_key, token)
+        except tokens.InvalidToken:
+            return
+        principal = await load_principal(
+            runtime.settings.secret_key, claims, runtime.denylist, request_ip(scope, runtime)
+        )
+        if principal is None:
+            return
+        scope["user"] = principal
+        context = current()
+        if context is not None:
+            context.user_id = str(principal.user_id)
+            context.clinic_id = str(principal.clinic_id)
+        await runtime.throttle.enforce(
+            throttle_key("api", str(principal.user_id)), runtime.settings.rate_api_per_user
+        )

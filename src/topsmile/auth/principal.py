@@ -1,0 +1,75 @@
+"""Who is calling: the principal resolved from the session, and the guards on routes.
+
+Guards run before the handler and before any lookup, so a role outside an endpoint's row
+gets 403 whatever the id (SPEC §2).
+"""
+
+from __future__ import annotations
+
+import hmac
+import uuid
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from litestar.connection import ASGIConnection
+from litestar.handlers.base import BaseRouteHandler
+
+from topsmile.core.errors import AppError, Forbidden, Unauthenticated
+
+Role = Literal["admin", "manager", "receptionist", "provider", "patient"]
+ROLES: tuple[Role, ...] = ("admin", "manager", "receptionist", "provider", "patient")
+STAFF_ROLES: tuple[Role, ...] = ("admin", "manager", "receptionist", "provider")
+
+_UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+class CsrfFailed(AppError):
+    status, code, title = 403, "csrf-failed", "CSRF token missing or invalid"
+
+
+@dataclass(frozen=True)
+class Principal:
+    user_id: uuid.UUID
+    clinic_id: uuid.UUID
+    role: Role
+    session_id: uuid.UUID
+    csrf_token: str
+    ip: str | None = None
+
+    @property
+    def is_staff(self) -> bool:
+        return self.role in STAFF_ROLES
+
+
+def principal_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal:
+    principal = connection.scope.get("user")
+    if not isinstance(principal, Principal):
+        raise Unauthenticated("Sign in to continue.")
+    return principal
+
+
+def signed_in(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """Any valid session; unsafe methods also need the CSRF header bound to the session."""
+    principal = principal_of(connection)
+    if connection.scope.get("method") in _UNSAFE:
+        sent = connection.headers.get("x-csrf-token", "")
+        if not hmac.compare_digest(sent.encode(), principal.csrf_token.encode()):
+            raise CsrfFailed("Send the csrf_token cookie's value in the X-CSRF-Token header.")
+
+
+def allow(*roles: Role) -> Any:
+    """A guard admitting only `roles` (after `signed_in`'s checks)."""
+
+    def guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+        signed_in(connection, handler)
+        if principal_of(connection).role not in roles:
+            raise Forbidden("Your role may not do this.")
+
+    guard.__name__ = f"allow_{'_'.join(roles)}"
+    return guard
+
+
+STAFF = allow(*STAFF_ROLES)
+ADMIN = allow("admin")
+ADMIN_MANAGER = allow("admin", "manager")
+FRONT_DESK = allow("admin", "manager", "receptionist")

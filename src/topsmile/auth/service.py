@@ -1,0 +1,253 @@
+"""Sign-in, sessions and passwords (SPEC §3). Controllers stay thin; this is the logic."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from topsmile.auth import sessions, tokens
+from topsmile.auth.principal import Principal
+from topsmile.clinics import queries
+from topsmile.config import Rate
+from topsmile.core import clock, db
+from topsmile.core.errors import RateLimited, Unauthenticated, ValidationError
+from topsmile.core.throttle import throttle_key
+from topsmile.events.outbox import publish
+from topsmile.events.types import new_event
+from topsmile.runtime import Runtime
+
+BAD_CREDENTIALS = "The clinic, email or password is not right."
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    user: dict[str, Any]
+    clinic: dict[str, Any]
+    access_token: str
+    refresh_token: str
+    csrf_token: str
+
+
+def signed_in(
+    rt: Runtime, user: dict[str, Any], clinic: dict[str, Any], issued: sessions.IssuedSession
+) -> SignedIn:
+    claims = tokens.AccessClaims(user["id"], clinic["id"], user["role"], issued.session_id)
+    secret = rt.settings.secret_key
+    return SignedIn(
+        user=user,
+        clinic=clinic,
+        access_token=tokens.issue_access_token(secret, claims),
+        refresh_token=issued.refresh_token,
+        csrf_token=tokens.csrf_token(secret, issued.session_id),
+    )
+
+
+def _failure_rate(rt: Runtime) -> Rate:
+    return Rate(rt.settings.login_max_failures, rt.settings.login_lock_minutes * 60)
+
+
+async def login(
+    rt: Runtime, *, clinic_slug: str, email: str, password: str, ip: str, user_agent: str | None
+) -> SignedIn:
+    """Unknown clinic, unknown email, wrong password and inactive user all answer the same
+    401 after the same argon2 work, and count the same towards the account's lock."""
+    await rt.throttle.enforce(throttle_key("login-ip", ip), rt.settings.rate_login_per_ip)
+    email = email.strip().lower()
+    failures = throttle_key("login-fail", clinic_slug.strip().lower(), email)
+    locked = await rt.throttle.peek(failures, _failure_rate(rt))
+    if not locked.allowed:
+        raise RateLimited(locked.retry_after, "Too many failed sign-ins; try again later.")
+
+    async with db.tenant_transaction(None):
+        clinic = await queries.clinic_by_slug(clinic_slug)
+    user = None
+    if clinic is not None:
+        async with db.tenant_transaction(clinic["id"]):
+            user = await queries.user_by_email(email)
+    if user is None or not user["active"]:
+        await rt.hasher.burn(password)
+        ok = False
+    else:
+        ok = await rt.hasher.verify(user["password_hash"], password)
+
+    if not ok:
+        await rt.throttle.hit(failures, _failure_rate(rt))
+        if clinic is not None:
+            async with db.tenant_transaction(clinic["id"]):
+                await publish(
+                    new_event(
+                        "auth.login_failed",
+                        clinic_id=clinic["id"],
+                        entity_type="user",
+                        entity_id=user["id"] if user else None,
+                        ip=ip,
+                        payload={"reason": "bad_credentials"},
+                    )
+                )
+        raise Unauthenticated(BAD_CREDENTIALS)
+
+    assert user is not None and clinic is not None
+    await rt.throttle.reset(failures)
+    new_hash = (
+        await rt.hasher.hash(password) if rt.hasher.needs_rehash(user["password_hash"]) else None
+    )
+    async with db.tenant_transaction(clinic["id"]):
+        if new_hash:
+            await db.fetch(
+                "UPDATE app_user SET password_hash = {} WHERE id = {}", new_hash, user["id"]
+            )
+        issued = await sessions.open_session(clinic["id"], user["id"], user_agent=user_agent, ip=ip)
+        await publish(
+            new_event(
+                "auth.login_succeeded",
+                clinic_id=clinic["id"],
+                entity_type="user",
+                entity_id=user["id"],
+                actor_id=user["id"],
+                actor_role=user["role"],
+                ip=ip,
+            )
+        )
+    return signed_in(rt, user, clinic, issued)
+
+
+async def refresh(rt: Runtime, refresh_token: str, *, ip: str, user_agent: str | None) -> SignedIn:
+    """Rotate the refresh token. A token that was already rotated is a replay: the whole
+    session is revoked (the thief's and the owner's tokens alike) and the reuse audited."""
+    try:
+        clinic_id = tokens.clinic_of_token(refresh_token)
+    except tokens.InvalidToken:
+        raise Unauthenticated("Sign in again.") from None
+    token_hash = tokens.hash_token(refresh_token)
+    replayed = await rt.denylist.refresh_rotated(token_hash)
+    reuse_session: uuid.UUID | None = None
+    result: SignedIn | None = None
+    async with db.tenant_transaction(clinic_id):
+        rows = await db.fetch(
+            """
+            SELECT t.session_id, t.expires_at, t.rotated_at, s.revoked_at,
+                   s.expires_at AS session_expires, s.user_id
+            FROM refresh_token t JOIN auth_session s ON s.id = t.session_id
+            WHERE t.token_hash = {} FOR UPDATE OF t, s
+            """,
+            token_hash,
+        )
+        if not rows:
+            raise Unauthenticated("Sign in again.")
+        row = rows[0]
+        now = clock.now()
+        if row["rotated_at"] is not None or replayed:
+            if row["revoked_at"] is None:
+                await sessions.revoke(session_ids=[row["session_id"]], reason="refresh_reuse")
+                await publish(
+                    new_event(
+                        "auth.refresh_reuse_detected",
+                        clinic_id=clinic_id,
+                        entity_type="session",
+                        entity_id=row["session_id"],
+                        actor_id=row["user_id"],
+                        ip=ip,
+                    )
+                )
+            reuse_session = row["session_id"]
+        elif row["revoked_at"] is None and row["expires_at"] > now and row["session_expires"] > now:
+            user = await queries.user_by_id(row["user_id"])
+            if user is not None and user["active"]:
+                await db.fetch(
+                    "UPDATE refresh_token SET rotated_at = {} WHERE token_hash = {}",
+                    now,
+                    token_hash,
+                )
+                new_refresh = await sessions.issue_refresh_token(
+                    clinic_id, row["session_id"], row["session_expires"]
+                )
+                await db.fetch(
+                    "UPDATE auth_session SET last_used_at = {}, ip = {}, user_agent = {}"
+                    " WHERE id = {}",
+                    now,
+                    ip,
+                    (user_agent or "")[:300] or None,
+                    row["session_id"],
+                )
+                clinic = await queries.clinic_by_id(clinic_id)
+                issued = sessions.IssuedSession(
+                    row["session_id"], new_refresh, row["session_expires"]
+                )
+                result = signed_in(rt, user, clinic, issued)
+    if reuse_session is not None:
+        await rt.denylist.revoke_sessions([reuse_session])
+        raise Unauthenticated("This sign-in was used elsewhere; sign in again.")
+    if result is None:
+        raise Unauthenticated("Sign in again.")
+    await rt.denylist.mark_rotated(token_hash)
+    return result
+
+
+async def logout(rt: Runtime, *, principal: Principal | None, refresh_token: str | None) -> None:
+    """Revoke the session named by the access cookie, or else by the refresh cookie."""
+    session_id: uuid.UUID | None = principal.session_id if principal else None
+    clinic_id: uuid.UUID | None = principal.clinic_id if principal else None
+    if session_id is None and refresh_token:
+        try:
+            clinic_id = tokens.clinic_of_token(refresh_token)
+        except tokens.InvalidToken:
+            return
+        async with db.tenant_transaction(clinic_id):
+            rows = await db.fetch(
+                "SELECT session_id FROM refresh_token WHERE token_hash = {}",
+                tokens.hash_token(refresh_token),
+            )
+        session_id = rows[0]["session_id"] if rows else None
+    if session_id is None or clinic_id is None:
+        return
+    async with db.tenant_transaction(clinic_id):
+        revoked = await sessions.revoke(session_ids=[session_id], reason="logout")
+    await rt.denylist.revoke_sessions(revoked)
+
+
+async def logout_all(rt: Runtime, principal: Principal) -> None:
+    async with db.tenant_transaction(principal.clinic_id):
+        revoked = await sessions.revoke(user_id=principal.user_id, reason="logout_all")
+    await rt.denylist.revoke_sessions(revoked)
+
+
+async def me(principal: Principal) -> tuple[dict[str, Any], dict[str, Any]]:
+    async with db.tenant_transaction(principal.clinic_id):
+        user = await queries.user_by_id(principal.user_id)
+        clinic = await queries.clinic_by_id(principal.clinic_id)
+    if user is None:
+        raise Unauthenticated("Sign in again.")
+    return user, clinic
+
+
+async def list_sessions(principal: Principal) -> list[dict[str, Any]]:
+    async with db.tenant_transaction(principal.clinic_id):
+        return await db.fetch(
+            """
+            SELECT id, created_at, last_used_at, user_agent, ip FROM auth_session
+            WHERE user_id = {} AND revoked_at IS NULL AND expires_at > {}
+            ORDER BY last_used_at DESC
+            """,
+            principal.user_id,
+            clock.now(),
+        )
+
+
+async def revoke_session(rt: Runtime, principal: Principal, session_id: uuid.UUID) -> bool:
+    """Revoke one of the caller's own sessions; False when there is no such live session."""
+    async with db.tenant_transaction(principal.clinic_id):
+        rows = await db.fetch(
+            "SELECT id FROM auth_session WHERE id = {} AND user_id = {} AND revoked_at IS NULL",
+            session_id,
+            principal.user_id,
+        )
+        if not rows:
+            return False
+        revoked = await sessions.revoke(session_ids=[session_id], reason="revoked_by_user")
+    await rt.denylist.revoke_sessions(revoked)
+    return True
+
+
+def invalid_token(field: str = "token") -> ValidationError:
+    return ValidationError.on(field, "This link is invalid or has expired.")

@@ -1,0 +1,117 @@
+"""Access tokens (JWT), refresh tokens and email tokens, and the keys that sign them."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import jwt
+
+from topsmile.core import clock
+
+ISSUER = "topsmile"
+AUDIENCE = "topsmile-api"
+ALGORITHM = "HS256"
+ACCESS_TTL = timedelta(minutes=15)
+REFRESH_TTL = timedelta(days=7)
+SESSION_MAX_AGE = timedelta(days=30)
+LEEWAY = timedelta(seconds=30)
+VERIFY_EMAIL_TTL = timedelta(hours=24)
+PASSWORD_RESET_TTL = timedelta(minutes=30)
+
+
+def derive_key(secret: str, purpose: str) -> bytes:
+    """One secret, separate keys per purpose, so a leak of one use tells nothing of another."""
+    return hmac.new(secret.encode(), f"topsmile:{purpose}".encode(), hashlib.sha256).digest()
+
+
+@dataclass(frozen=True)
+class AccessClaims:
+    user_id: uuid.UUID
+    clinic_id: uuid.UUID
+    role: str
+    session_id: uuid.UUID
+
+
+class InvalidToken(Exception):
+    pass
+
+
+def issue_access_token(secret: str, claims: AccessClaims) -> str:
+    now = clock.now()
+    payload = {
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "sub": str(claims.user_id),
+        "cid": str(claims.clinic_id),
+        "role": claims.role,
+        "sid": str(claims.session_id),
+        "jti": uuid.uuid4().hex,
+        "iat": int(now.timestamp()),
+        "exp": int((now + ACCESS_TTL).timestamp()),
+    }
+    return jwt.encode(payload, derive_key(secret, "jwt"), algorithm=ALGORITHM)
+
+
+def read_access_token(secret: str, token: str) -> AccessClaims:
+    """Verify signature (HS256 only: `none` and any other algorithm are refused) and claims."""
+    try:
+        payload: dict[str, Any] = jwt.decode(
+            token,
+            derive_key(secret, "jwt"),
+            algorithms=[ALGORITHM],
+            audience=AUDIENCE,
+            issuer=ISSUER,
+            leeway=LEEWAY,
+            options={
+                "require": ["exp", "iat", "sub", "cid", "sid", "role", "jti"],
+                "verify_iat": False,
+            },
+        )
+        # PyJWT checks exp against the wall clock; our clock may be moved in tests.
+        if payload["exp"] + LEEWAY.total_seconds() < clock.now().timestamp():
+            raise InvalidToken("expired")
+        return AccessClaims(
+            user_id=uuid.UUID(payload["sub"]),
+            clinic_id=uuid.UUID(payload["cid"]),
+            role=str(payload["role"]),
+            session_id=uuid.UUID(payload["sid"]),
+        )
+    except (jwt.PyJWTError, ValueError, KeyError, TypeError) as exc:
+        raise InvalidToken(str(exc)) from None
+
+
+def csrf_token(secret: str, session_id: uuid.UUID) -> str:
+    digest = hmac.new(derive_key(secret, "csrf"), session_id.bytes, hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_scoped_token(clinic_id: uuid.UUID) -> str:
+    """An opaque token (256 random bits) prefixed with the clinic it belongs to, so the
+    server can open that clinic's transaction before looking the token up."""
+    return f"{clinic_id.hex}.{secrets.token_urlsafe(32)}"
+
+
+def clinic_of_token(token: str) -> uuid.UUID:
+    prefix, _, rest = token.partition(".")
+    if not rest or len(token) > 200:
+        raise InvalidToken("malformed token")
+    try:
+        return uuid.UUID(hex=prefix)
+    except ValueError:
+        raise InvalidToken("malformed token") from None
+
+
+def expires(ttl: timedelta, cap: datetime | None = None) -> datetime:
+    moment = clock.now() + ttl
+    return min(moment, cap) if cap else moment

@@ -1,0 +1,109 @@
+"""Throttling in Redis, shared by every process: fixed windows counted with INCR.
+
+A window starts at the first hit and lasts `rate.window_seconds`; while it is over its limit
+callers are refused with the seconds left as `Retry-After`. If Redis is unreachable the
+throttle lets requests through (and logs it): limits protect capacity, they are not what
+keeps a revoked session out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from topsmile.config import Rate
+from topsmile.core.errors import RateLimited
+
+log = logging.getLogger("topsmile.throttle")
+
+_HIT = """
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+local ttl = redis.call('TTL', KEYS[1])
+if ttl < 0 then redis.call('EXPIRE', KEYS[1], ARGV[1]); ttl = tonumber(ARGV[1]) end
+return {count, ttl}
+"""
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    count: int
+    retry_after: int
+
+
+def throttle_key(kind: str, *parts: str) -> str:
+    """A key that never holds raw personal data (emails are hashed)."""
+    digest = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
+    return f"throttle:{kind}:{digest}"
+
+
+class Throttle:
+    def __init__(self, redis: Redis) -> None:
+        self._redis = redis
+        self._hit: Any = redis.register_script(_HIT)
+
+    async def hit(self, key: str, rate: Rate) -> Decision:
+        """Count one event; allowed while the window's count stays within the limit."""
+        try:
+            count, ttl = await self._hit(keys=[key], args=[rate.window_seconds])
+        except RedisError:
+            log.warning("throttle unavailable; allowing", extra={"key": key.split(":")[1]})
+            return Decision(True, 0, 0)
+        return Decision(int(count) <= rate.limit, int(count), max(1, int(ttl)))
+
+    async def peek(self, key: str, rate: Rate) -> Decision:
+        """Is the window already full? (Counts nothing.)"""
+        try:
+            pipe = self._redis.pipeline()
+            pipe.get(key)
+            pipe.ttl(key)
+            raw, ttl = await pipe.execute()
+        except RedisError:
+            return Decision(True, 0, 0)
+        count = int(raw or 0)
+        return Decision(count < rate.limit, count, max(1, int(ttl)))
+
+    async def reset(self, key: str) -> None:
+        try:
+            await self._redis.delete(key)
+        except RedisError:
+            log.warning("throttle reset failed")
+
+    async def enforce(self, key: str, rate: Rate) -> None:
+        """Count one event and raise 429 with Retry-After when over the limit."""
+        decision = await self.hit(key, rate)
+        if not decision.allowed:
+            raise RateLimited(decision.retry_after)
+
+
+def client_ip(peer: str | None, forwarded_for: str | None, trusted: tuple[str, ...]) -> str:
+    """The socket peer, unless it is a trusted proxy: then the nearest untrusted
+    address in X-Forwarded-For (walking right to left, skipping our own proxies)."""
+    peer = peer or "unknown"
+    if not trusted or not forwarded_for or not _is_trusted(peer, trusted):
+        return peer
+    for hop in reversed([part.strip() for part in forwarded_for.split(",") if part.strip()]):
+        if not _is_trusted(hop, trusted):
+            return hop
+    return peer
+
+
+def _is_trusted(address: str, trusted: tuple[str, ...]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    for entry in trusted:
+        try:
+            if ip in ipaddress.ip_network(entry, strict=False):
+                return True
+        except ValueError:
+            continue
+    return False

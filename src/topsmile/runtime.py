@@ -1,0 +1,25 @@
+"""The process's shared services, built once in the app's lifespan and injected."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+
+from topsmile.auth.passwords import Hasher
+from topsmile.auth.sessions import Denylist
+from topsmile.config import Settings
+from topsmile.core.throttle import Throttle
+
+
+@dataclass(frozen=True)
+class Runtime:
+    settings: Settings
+    redis: Redis
+    throttle: Throttle
+    hasher: Hasher
+    denylist: Denylist
+
+    @classmethod
+    def build(cls, settings: Settings, redis: Redis) -> Runtime:
+        return cls(settings, redis, Throttle(redis), Hasher(), Denylist(redis))
