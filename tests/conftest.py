@@ -14,6 +14,7 @@ import pytest
 
 from topsmile.app import create_app, lifespan
 from topsmile.config import Settings, load_settings
+from topsmile.core import db
 from topsmile.core.embedded import EmbeddedStores
 from topsmile.core.middleware import EdgeMiddleware
 from topsmile.core.migrate import apply_migrations
@@ -78,6 +79,20 @@ def client_for(app: object) -> httpx.AsyncClient:
         transport=httpx.ASGITransport(app=app),  # type: ignore[arg-type]
         base_url="http://testserver",
     )
+
+
+@pytest.fixture(autouse=True)
+async def no_leaked_connections() -> AsyncIterator[None]:
+    """Every test gives back every pooled connection it took (a leak would exhaust the pool)."""
+    yield
+    pool = db.DB.pool
+    if pool is None:
+        return
+    for _ in range(50):
+        if pool.get_idle_size() == pool.get_size():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"{pool.get_size() - pool.get_idle_size()} pooled connection(s) leaked")
 
 
 @pytest.fixture

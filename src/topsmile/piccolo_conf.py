@@ -10,6 +10,7 @@ APPS = [
     "topsmile.clinics.piccolo_app",
     "topsmile.auth.piccolo_app",
     "topsmile.patients.piccolo_app",
+    "topsmile.scheduling.piccolo_app",
     "topsmile.audit.piccolo_app",
     "topsmile.notifications.piccolo_app",
 ]

@@ -310,3 +310,29 @@ async def test_login_rehashes_weaker_hashes(fresh: httpx.AsyncClient, clinic: Se
             "SELECT password_hash FROM app_user WHERE id = {}", clinic.users["admin"]
         )
     assert row["password_hash"].startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+
+
+async def test_authenticated_calls_are_throttled_per_user(settings: Settings) -> None:
+    from topsmile.app import create_app, lifespan
+    from topsmile.config import Rate
+
+    app = create_app(
+        msgspec.structs.replace(settings, rate_api_per_user=Rate(3, 60)), run_relay=False
+    )
+    async with lifespan(app.app), client_for(app) as one, client_for(app) as two:
+        clinic = await seed_clinic(("admin", "receptionist"))
+        await one.post(
+            "/api/auth/login",
+            json={"clinic": clinic.slug, "email": clinic.email("admin"), "password": PASSWORD},
+        )
+        await two.post(
+            "/api/auth/login",
+            json={
+                "clinic": clinic.slug,
+                "email": clinic.email("receptionist"),
+                "password": PASSWORD,
+            },
+        )
+        statuses = [(await one.get("/api/auth/me")).status_code for _ in range(4)]
+        assert statuses == [200, 200, 200, 429]
+        assert (await two.get("/api/auth/me")).status_code == 200  # another user is unaffected

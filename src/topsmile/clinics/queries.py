@@ -25,6 +25,6 @@ async def user_by_email(email: str) -> dict[str, Any] | None:
 
 
 async def user_by_id(user_id: uuid.UUID, *, lock: bool = False) -> dict[str, Any] | None:
-    sql = "SELECT * FROM app_user WHERE id = {}" + (" FOR UPDATE" if lock else "")
+    sql = "SELECT * FROM app_user WHERE id = {}" + (" FOR UPDATE" if lock else "")  # noqa: S608
     rows = await db.fetch(sql, user_id)
     return rows[0] if rows else None

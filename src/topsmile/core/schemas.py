@@ -71,6 +71,20 @@ class StrictBody(MsgspecDTO[S], Generic[S]):
         return schema_creator.for_field_definition(FieldDefinition.from_annotation(cls.model_type))
 
 
-def body(model: type[Input]) -> dict[str, Any]:
-    """Route-decorator arguments for a strictly decoded body of `model`."""
-    return {"dto": StrictBody[model], "return_dto": None}  # type: ignore[valid-type]
+class StrictListBody(StrictBody[S], Generic[S]):
+    def decode_bytes(self, value: bytes) -> Any:
+        return decode_strict(value, list[self.model_type])  # type: ignore[name-defined]
+
+    @classmethod
+    def create_openapi_schema(
+        cls, field_definition: FieldDefinition, handler_id: str, schema_creator: SchemaCreator
+    ) -> Reference | Schema:
+        return schema_creator.for_field_definition(
+            FieldDefinition.from_annotation(list[cls.model_type])  # type: ignore[name-defined]
+        )
+
+
+def body(model: type[Input], *, many: bool = False) -> dict[str, Any]:
+    """Route-decorator arguments for a strictly decoded body of `model` (or a list of them)."""
+    dto = StrictListBody[model] if many else StrictBody[model]  # type: ignore[valid-type]
+    return {"dto": dto, "return_dto": None}

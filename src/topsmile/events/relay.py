@@ -78,6 +78,7 @@ class Relay:
         self.bus = bus
         self.config = config or RelayConfig()
         self._wake = asyncio.Event()
+        self._stopping = False
         self._slots = asyncio.Semaphore(self.config.concurrency)
         self._task: asyncio.Task[None] | None = None
 
@@ -199,15 +200,15 @@ class Relay:
         return len(claims)
 
     async def run(self) -> None:
-        """Relay until cancelled: at once when woken, else every `sweep_seconds`."""
-        while True:
+        """Relay until stopped: at once when woken, else every `sweep_seconds`."""
+        while not self._stopping:
             self._wake.clear()
             try:
                 claimed = await self.run_once()
             except Exception:  # the database may be briefly away; keep going
                 log.exception("relay sweep failed")
                 claimed = 0
-            if claimed >= self.config.batch_size:
+            if claimed >= self.config.batch_size or self._stopping:
                 continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.config.sweep_seconds)
@@ -216,10 +217,16 @@ class Relay:
         outbox.on_publish(self.wake)
         self._task = asyncio.create_task(self.run(), name="outbox-relay")
 
-    async def stop(self) -> None:
+    async def stop(self, grace_seconds: float = 30.0) -> None:
+        """Finish the deliveries in flight (never abandon one mid-way), then stop."""
         outbox.forget(self.wake)
+        self._stopping = True
+        self._wake.set()
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            try:
+                await asyncio.wait_for(asyncio.shield(self._task), grace_seconds)
+            except TimeoutError:
+                self._task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._task
             self._task = None

@@ -1,0 +1,222 @@
+"""`/api/scheduling` catalogue routes (SPEC §5): thin handlers over providers/catalogue."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from litestar import Controller, Request, delete, get, patch, post, put
+from litestar.params import FromPath, JSONBody
+
+from topsmile.auth.principal import ADMIN_MANAGER, Principal, allow, signed_in
+from topsmile.core.schemas import body
+from topsmile.scheduling import catalogue, providers
+from topsmile.scheduling.schemas import (
+    PeriodCreate,
+    PeriodView,
+    ProviderCreate,
+    ProviderPatch,
+    ProviderView,
+    PublicProviderView,
+    ServiceCreate,
+    ServicePatch,
+    ServiceView,
+    WorkingInterval,
+    WorkingIntervalView,
+)
+from topsmile.scheduling.views import interval_view, period_view, provider_view, service_view
+
+Req = Request[Principal, Any, Any]
+TIME_OFF_WRITERS = allow("admin", "manager", "provider")
+
+
+class ProvidersController(Controller):
+    path = "/api/scheduling/providers"
+    tags = ["scheduling: providers"]
+    guards = [signed_in]
+
+    @get("/", operation_id="listProviders", summary="Providers (patients: active ones)")
+    async def index(self, request: Req) -> list[ProviderView | PublicProviderView]:
+        staff = request.user.is_staff
+        rows = await providers.list_providers(request.user, active_only=not staff)
+        return [provider_view(r, staff=staff) for r in rows]
+
+    @post(
+        "/",
+        operation_id="createProvider",
+        summary="Add a provider",
+        guards=[ADMIN_MANAGER],
+        **body(ProviderCreate),
+    )
+    async def create(self, request: Req, data: JSONBody[ProviderCreate]) -> ProviderView:
+        row = await providers.create_provider(request.user, data)
+        view = provider_view(row, staff=True)
+        assert isinstance(view, ProviderView)
+        return view
+
+    @get("/{provider_id:uuid}", operation_id="getProvider", summary="One provider")
+    async def show(
+        self, request: Req, provider_id: FromPath[uuid.UUID]
+    ) -> ProviderView | PublicProviderView:
+        staff = request.user.is_staff
+        row = await providers.get_provider(request.user, provider_id, active_only=not staff)
+        return provider_view(row, staff=staff)
+
+    @patch(
+        "/{provider_id:uuid}",
+        operation_id="updateProvider",
+        summary="Change a provider",
+        guards=[ADMIN_MANAGER],
+        **body(ProviderPatch),
+    )
+    async def update(
+        self, request: Req, provider_id: FromPath[uuid.UUID], data: JSONBody[ProviderPatch]
+    ) -> ProviderView:
+        view = provider_view(
+            await providers.update_provider(request.user, provider_id, data), staff=True
+        )
+        assert isinstance(view, ProviderView)
+        return view
+
+    @delete(
+        "/{provider_id:uuid}",
+        operation_id="deactivateProvider",
+        summary="Deactivate a provider (kept for history)",
+        guards=[ADMIN_MANAGER],
+    )
+    async def deactivate(self, request: Req, provider_id: FromPath[uuid.UUID]) -> None:
+        await providers.deactivate_provider(request.user, provider_id)
+
+    @get(
+        "/{provider_id:uuid}/working-hours",
+        operation_id="getWorkingHours",
+        summary="Weekly working hours (wall-clock, clinic zone)",
+    )
+    async def hours(
+        self, request: Req, provider_id: FromPath[uuid.UUID]
+    ) -> list[WorkingIntervalView]:
+        rows = await providers.get_working_hours(
+            request.user, provider_id, active_only=not request.user.is_staff
+        )
+        return [interval_view(r) for r in rows]
+
+    @put(
+        "/{provider_id:uuid}/working-hours",
+        operation_id="setWorkingHours",
+        summary="Replace the weekly working hours",
+        guards=[ADMIN_MANAGER],
+        **body(WorkingInterval, many=True),
+    )
+    async def set_hours(
+        self, request: Req, provider_id: FromPath[uuid.UUID], data: JSONBody[list[WorkingInterval]]
+    ) -> list[WorkingIntervalView]:
+        rows = await providers.set_working_hours(request.user, provider_id, data)
+        return [interval_view(r) for r in rows]
+
+    @get(
+        "/{provider_id:uuid}/time-off", operation_id="listTimeOff", summary="A provider's time off"
+    )
+    async def time_off(self, request: Req, provider_id: FromPath[uuid.UUID]) -> list[PeriodView]:
+        staff = request.user.is_staff
+        rows = await providers.list_time_off(request.user, provider_id, active_only=not staff)
+        return [period_view(r, staff=staff) for r in rows]
+
+    @post(
+        "/{provider_id:uuid}/time-off",
+        operation_id="addTimeOff",
+        summary="Add time off",
+        guards=[TIME_OFF_WRITERS],
+        **body(PeriodCreate),
+    )
+    async def add_time_off(
+        self, request: Req, provider_id: FromPath[uuid.UUID], data: JSONBody[PeriodCreate]
+    ) -> PeriodView:
+        return period_view(
+            await providers.add_time_off(request.user, provider_id, data), staff=True
+        )
+
+    @delete(
+        "/{provider_id:uuid}/time-off/{time_off_id:uuid}",
+        operation_id="removeTimeOff",
+        summary="Remove time off",
+        guards=[TIME_OFF_WRITERS],
+    )
+    async def remove_time_off(
+        self, request: Req, provider_id: FromPath[uuid.UUID], time_off_id: FromPath[uuid.UUID]
+    ) -> None:
+        await providers.remove_time_off(request.user, provider_id, time_off_id)
+
+
+class ServicesController(Controller):
+    path = "/api/scheduling/services"
+    tags = ["scheduling: services"]
+    guards = [signed_in]
+
+    @get("/", operation_id="listServices", summary="Services (patients: bookable online)")
+    async def index(self, request: Req) -> list[ServiceView]:
+        return [service_view(r) for r in await catalogue.list_services(request.user)]
+
+    @post(
+        "/",
+        operation_id="createService",
+        summary="Add a service",
+        guards=[ADMIN_MANAGER],
+        **body(ServiceCreate),
+    )
+    async def create(self, request: Req, data: JSONBody[ServiceCreate]) -> ServiceView:
+        return service_view(await catalogue.create_service(request.user, data))
+
+    @get("/{service_id:uuid}", operation_id="getService", summary="One service")
+    async def show(self, request: Req, service_id: FromPath[uuid.UUID]) -> ServiceView:
+        return service_view(await catalogue.get_service(request.user, service_id))
+
+    @patch(
+        "/{service_id:uuid}",
+        operation_id="updateService",
+        summary="Change a service",
+        guards=[ADMIN_MANAGER],
+        **body(ServicePatch),
+    )
+    async def update(
+        self, request: Req, service_id: FromPath[uuid.UUID], data: JSONBody[ServicePatch]
+    ) -> ServiceView:
+        return service_view(await catalogue.update_service(request.user, service_id, data))
+
+    @delete(
+        "/{service_id:uuid}",
+        operation_id="deactivateService",
+        summary="Deactivate a service (kept for history)",
+        guards=[ADMIN_MANAGER],
+    )
+    async def deactivate(self, request: Req, service_id: FromPath[uuid.UUID]) -> None:
+        await catalogue.deactivate_service(request.user, service_id)
+
+
+class ClosuresController(Controller):
+    path = "/api/scheduling/closures"
+    tags = ["scheduling: closures"]
+    guards = [signed_in]
+
+    @get("/", operation_id="listClosures", summary="Clinic-wide closed periods")
+    async def index(self, request: Req) -> list[PeriodView]:
+        staff = request.user.is_staff
+        return [period_view(r, staff=staff) for r in await catalogue.list_closures(request.user)]
+
+    @post(
+        "/",
+        operation_id="createClosure",
+        summary="Close the clinic for a period",
+        guards=[ADMIN_MANAGER],
+        **body(PeriodCreate),
+    )
+    async def create(self, request: Req, data: JSONBody[PeriodCreate]) -> PeriodView:
+        return period_view(await catalogue.add_closure(request.user, data), staff=True)
+
+    @delete(
+        "/{closure_id:uuid}",
+        operation_id="removeClosure",
+        summary="Remove a closure",
+        guards=[ADMIN_MANAGER],
+    )
+    async def remove(self, request: Req, closure_id: FromPath[uuid.UUID]) -> None:
+        await catalogue.remove_closure(request.user, closure_id)

@@ -1,0 +1,307 @@
+"""Providers, the services they offer, their weekly hours and their time off."""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from typing import Any
+
+import msgspec
+
+from topsmile.auth.principal import Principal
+from topsmile.core import db
+from topsmile.core.errors import Forbidden, NotFound, ValidationError
+from topsmile.events.outbox import publish
+from topsmile.events.types import new_event
+from topsmile.scheduling.schemas import (
+    PeriodCreate,
+    ProviderCreate,
+    ProviderPatch,
+    WorkingInterval,
+)
+
+_COLUMNS = {
+    "first_name": "first_name",
+    "last_name": "last_name",
+    "email": "email",
+    "specialty": "specialty",
+    "user_id": "user_id",
+    "buffer_before_minutes": "buffer_before_minutes",
+    "buffer_after_minutes": "buffer_after_minutes",
+    "active": "active",
+}
+
+
+def _event(principal: Principal, name: str, entity_id: uuid.UUID, **payload: Any) -> Any:
+    return new_event(
+        name,
+        clinic_id=principal.clinic_id,
+        entity_type="provider",
+        entity_id=entity_id,
+        actor_id=principal.user_id,
+        actor_role=principal.role,
+        ip=principal.ip,
+        payload=msgspec.to_builtins(payload),
+    )
+
+
+async def _service_ids(provider_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[uuid.UUID]]:
+    rows = await db.fetch(
+        "SELECT provider_id, service_id FROM provider_service WHERE provider_id = ANY({}::uuid[])"
+        " ORDER BY service_id",
+        provider_ids,
+    )
+    offered: dict[uuid.UUID, list[uuid.UUID]] = {pid: [] for pid in provider_ids}
+    for row in rows:
+        offered[row["provider_id"]].append(row["service_id"])
+    return offered
+
+
+async def list_providers(principal: Principal, *, active_only: bool) -> list[dict[str, Any]]:
+    async with db.tenant_transaction(principal.clinic_id):
+        rows = await db.fetch(
+            "SELECT * FROM provider WHERE ({} = false OR active)"
+            " ORDER BY last_name, first_name, id",
+            active_only,
+        )
+        offered = await _service_ids([r["id"] for r in rows])
+    return [{**row, "service_ids": offered[row["id"]]} for row in rows]
+
+
+async def _provider(
+    provider_id: uuid.UUID, *, active_only: bool = False, lock: bool = False
+) -> dict[str, Any]:
+    rows = await db.fetch(
+        "SELECT * FROM provider WHERE id = {} AND ({} = false OR active)"  # noqa: S608
+        + (" FOR UPDATE" if lock else ""),
+        provider_id,
+        active_only,
+    )
+    if not rows:
+        raise NotFound("No such provider.")
+    return rows[0]
+
+
+async def get_provider(
+    principal: Principal, provider_id: uuid.UUID, *, active_only: bool
+) -> dict[str, Any]:
+    async with db.tenant_transaction(principal.clinic_id):
+        row = await _provider(provider_id, active_only=active_only)
+        offered = await _service_ids([provider_id])
+    return {**row, "service_ids": offered[provider_id]}
+
+
+async def _check_references(user_id: uuid.UUID | None, service_ids: list[uuid.UUID] | None) -> None:
+    if user_id is not None:
+        users = await db.fetch(
+            "SELECT 1 FROM app_user WHERE id = {} AND role <> 'patient'", user_id
+        )
+        if not users:
+            raise ValidationError.on("userId", "No staff user with this id in your clinic.")
+    if service_ids:
+        found = await db.fetch(
+            "SELECT id FROM clinic_service WHERE id = ANY({}::uuid[])", service_ids
+        )
+        missing = set(service_ids) - {r["id"] for r in found}
+        if missing:
+            raise ValidationError.on(
+                "serviceIds", "Unknown service ids: " + ", ".join(sorted(map(str, missing)))
+            )
+
+
+async def _set_services(
+    clinic_id: uuid.UUID, provider_id: uuid.UUID, service_ids: list[uuid.UUID]
+) -> None:
+    await db.fetch("DELETE FROM provider_service WHERE provider_id = {}", provider_id)
+    await db.fetch(
+        "INSERT INTO provider_service (clinic_id, provider_id, service_id)"
+        " SELECT {}, {}, unnest({}::uuid[])",
+        clinic_id,
+        provider_id,
+        sorted(set(service_ids)),
+    )
+
+
+async def create_provider(principal: Principal, data: ProviderCreate) -> dict[str, Any]:
+    async with db.tenant_transaction(principal.clinic_id):
+        await _check_references(data.user_id, data.service_ids)
+        [row] = await db.fetch(
+            "INSERT INTO provider (clinic_id, user_id, first_name, last_name, email, specialty,"
+            " buffer_before_minutes, buffer_after_minutes) VALUES ({}, {}, {}, {}, {}, {}, {}, {})"
+            " RETURNING *",
+            principal.clinic_id,
+            data.user_id,
+            data.first_name.strip(),
+            data.last_name.strip(),
+            data.email.lower() if data.email else None,
+            data.specialty,
+            data.buffer_before_minutes,
+            data.buffer_after_minutes,
+        )
+        await _set_services(principal.clinic_id, row["id"], data.service_ids)
+        await publish(_event(principal, "provider.created", row["id"]))
+    return {**row, "service_ids": sorted(set(data.service_ids))}
+
+
+async def update_provider(
+    principal: Principal, provider_id: uuid.UUID, data: ProviderPatch
+) -> dict[str, Any]:
+    changes = {
+        column: getattr(data, field)
+        for field, column in _COLUMNS.items()
+        if getattr(data, field) is not msgspec.UNSET
+    }
+    if isinstance(changes.get("email"), str):
+        changes["email"] = changes["email"].lower()
+    async with db.tenant_transaction(principal.clinic_id):
+        await _provider(provider_id, lock=True)
+        service_ids = None if data.service_ids is msgspec.UNSET else data.service_ids
+        await _check_references(changes.get("user_id"), service_ids)
+        for column, value in changes.items():
+            await db.fetch(
+                f"UPDATE provider SET {column} = {{}}, updated_at = now() WHERE id = {{}}",  # noqa: S608
+                value,
+                provider_id,
+            )
+        if service_ids is not None:
+            await _set_services(principal.clinic_id, provider_id, service_ids)
+        await publish(_event(principal, "provider.updated", provider_id, fields=sorted(changes)))
+    return await get_provider(principal, provider_id, active_only=False)
+
+
+async def deactivate_provider(principal: Principal, provider_id: uuid.UUID) -> None:
+    async with db.tenant_transaction(principal.clinic_id):
+        await _provider(provider_id, lock=True)
+        await db.fetch(
+            "UPDATE provider SET active = false, updated_at = now() WHERE id = {}", provider_id
+        )
+        await publish(_event(principal, "provider.deactivated", provider_id))
+
+
+# --- working hours -------------------------------------------------------------------------
+
+
+def _minutes(wall: str) -> int:
+    hours, minutes = wall.split(":")
+    return int(hours) * 60 + int(minutes)
+
+
+def _wall(minutes: int) -> str:
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def validate_intervals(intervals: list[WorkingInterval]) -> None:
+    """Each interval ends after it starts; intervals of one day may touch but not overlap."""
+    by_day: dict[int, list[tuple[int, int, int]]] = {}
+    for index, interval in enumerate(intervals):
+        start, end = _minutes(interval.start), _minutes(interval.end)
+        if start >= end:
+            raise ValidationError.on(f"[{index}].end", "The interval must end after it starts.")
+        by_day.setdefault(interval.weekday, []).append((start, end, index))
+    for spans in by_day.values():
+        spans.sort()
+        for (_, previous_end, _), (start, _, index) in itertools.pairwise(spans):
+            if start < previous_end:
+                raise ValidationError.on(f"[{index}].start", "Intervals of one day overlap.")
+
+
+async def get_working_hours(
+    principal: Principal, provider_id: uuid.UUID, *, active_only: bool
+) -> list[dict[str, Any]]:
+    async with db.tenant_transaction(principal.clinic_id):
+        await _provider(provider_id, active_only=active_only)
+        rows = await db.fetch(
+            "SELECT weekday, start_minute, end_minute FROM working_hours WHERE provider_id = {}"
+            " ORDER BY weekday, start_minute",
+            provider_id,
+        )
+    return [
+        {"weekday": r["weekday"], "start": _wall(r["start_minute"]), "end": _wall(r["end_minute"])}
+        for r in rows
+    ]
+
+
+async def set_working_hours(
+    principal: Principal, provider_id: uuid.UUID, intervals: list[WorkingInterval]
+) -> list[dict[str, Any]]:
+    validate_intervals(intervals)
+    async with db.tenant_transaction(principal.clinic_id):
+        await _provider(provider_id, lock=True)
+        await db.fetch("DELETE FROM working_hours WHERE provider_id = {}", provider_id)
+        for interval in intervals:
+            await db.fetch(
+                "INSERT INTO working_hours (clinic_id, provider_id, weekday, start_minute,"
+                " end_minute) VALUES ({}, {}, {}, {}, {})",
+                principal.clinic_id,
+                provider_id,
+                interval.weekday,
+                _minutes(interval.start),
+                _minutes(interval.end),
+            )
+        await publish(_event(principal, "provider.hours_changed", provider_id))
+    return await get_working_hours(principal, provider_id, active_only=False)
+
+
+# --- time off ----------------------------------------------------------------------------
+
+
+async def _may_manage_time_off(principal: Principal, provider: dict[str, Any]) -> None:
+    """Admins and managers manage anyone's time off; a provider only their own."""
+    if principal.role in ("admin", "manager"):
+        return
+    if principal.role == "provider" and provider["user_id"] == principal.user_id:
+        return
+    raise Forbidden("Only the provider themself, a manager or an admin may change time off.")
+
+
+async def list_time_off(
+    principal: Principal, provider_id: uuid.UUID, *, active_only: bool
+) -> list[dict[str, Any]]:
+    async with db.tenant_transaction(principal.clinic_id):
+        await _provider(provider_id, active_only=active_only)
+        return await db.fetch(
+            "SELECT id, provider_id, starts_at, ends_at, reason FROM time_off"
+            " WHERE provider_id = {} ORDER BY starts_at",
+            provider_id,
+        )
+
+
+async def add_time_off(
+    principal: Principal, provider_id: uuid.UUID, data: PeriodCreate
+) -> dict[str, Any]:
+    if data.end <= data.start:
+        raise ValidationError.on("end", "The time off must end after it starts.")
+    async with db.tenant_transaction(principal.clinic_id):
+        provider = await _provider(provider_id, lock=True)
+        await _may_manage_time_off(principal, provider)
+        [row] = await db.fetch(
+            "INSERT INTO time_off (clinic_id, provider_id, starts_at, ends_at, reason)"
+            " VALUES ({}, {}, {}, {}, {}) RETURNING id, provider_id, starts_at, ends_at, reason",
+            principal.clinic_id,
+            provider_id,
+            data.start,
+            data.end,
+            data.reason,
+        )
+        await publish(
+            _event(principal, "provider.time_off_added", provider_id, time_off_id=row["id"])
+        )
+    return row
+
+
+async def remove_time_off(
+    principal: Principal, provider_id: uuid.UUID, time_off_id: uuid.UUID
+) -> None:
+    async with db.tenant_transaction(principal.clinic_id):
+        provider = await _provider(provider_id, lock=True)
+        await _may_manage_time_off(principal, provider)
+        deleted = await db.fetch(
+            "DELETE FROM time_off WHERE id = {} AND provider_id = {} RETURNING id",
+            time_off_id,
+            provider_id,
+        )
+        if not deleted:
+            raise NotFound("No such time off.")
+        await publish(
+            _event(principal, "provider.time_off_removed", provider_id, time_off_id=time_off_id)
+        )

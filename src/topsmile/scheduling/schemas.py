@@ -1,0 +1,145 @@
+"""Wire shapes of the scheduling catalogue (SPEC §5)."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+import msgspec
+
+from topsmile.core.schemas import Input, Output
+from topsmile.core.validation import Description, Email, Name, Reason
+
+Buffer = Annotated[int, msgspec.Meta(ge=0, le=240)]
+Duration = Annotated[int, msgspec.Meta(ge=5, le=480)]
+Price = Annotated[int, msgspec.Meta(ge=0, le=100_000_000_00)]
+Color = Annotated[str, msgspec.Meta(pattern=r"^#[0-9A-Fa-f]{6}$")]
+Category = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+Weekday = Annotated[int, msgspec.Meta(ge=1, le=7)]
+WallClock = Annotated[str, msgspec.Meta(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$")]
+Instant = Annotated[datetime, msgspec.Meta(tz=True)]
+Specialty = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+
+UNSET = msgspec.UNSET
+Unset = msgspec.UnsetType
+
+WALL_CLOCK = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$")
+
+
+class ProviderCreate(Input):
+    first_name: Name
+    last_name: Name
+    email: Email | None = None
+    specialty: Specialty | None = None
+    user_id: uuid.UUID | None = None
+    service_ids: list[uuid.UUID] = msgspec.field(default_factory=list)
+    buffer_before_minutes: Buffer = 0
+    buffer_after_minutes: Buffer = 0
+
+
+class ProviderPatch(Input):
+    first_name: Name | Unset = UNSET
+    last_name: Name | Unset = UNSET
+    email: Email | Unset | None = UNSET
+    specialty: Specialty | Unset | None = UNSET
+    user_id: uuid.UUID | Unset | None = UNSET
+    service_ids: list[uuid.UUID] | Unset = UNSET
+    buffer_before_minutes: Buffer | Unset = UNSET
+    buffer_after_minutes: Buffer | Unset = UNSET
+    active: bool | Unset = UNSET
+
+
+class ProviderView(Output):
+    id: uuid.UUID
+    first_name: str
+    last_name: str
+    specialty: str | None
+    service_ids: list[uuid.UUID]
+    email: str | None = None
+    user_id: uuid.UUID | None = None
+    buffer_before_minutes: int = 0
+    buffer_after_minutes: int = 0
+    active: bool = True
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+class PublicProviderView(Output):
+    """What a patient (or the public booking page) sees of a provider."""
+
+    id: uuid.UUID
+    first_name: str
+    last_name: str
+    specialty: str | None
+    service_ids: list[uuid.UUID]
+
+
+class ServiceCreate(Input):
+    name: Name
+    duration_minutes: Duration
+    price_amount: Price
+    description: Description | None = None
+    buffer_before_minutes: Buffer | None = None
+    buffer_after_minutes: Buffer | None = None
+    color: Color | None = None
+    category: Category | None = None
+    online_bookable: bool = True
+    requires_approval: bool = False
+
+
+class ServicePatch(Input):
+    name: Name | Unset = UNSET
+    duration_minutes: Duration | Unset = UNSET
+    price_amount: Price | Unset = UNSET
+    description: Description | Unset | None = UNSET
+    buffer_before_minutes: Buffer | Unset | None = UNSET
+    buffer_after_minutes: Buffer | Unset | None = UNSET
+    color: Color | Unset | None = UNSET
+    category: Category | Unset | None = UNSET
+    online_bookable: bool | Unset = UNSET
+    requires_approval: bool | Unset = UNSET
+    active: bool | Unset = UNSET
+
+
+class ServiceView(Output):
+    id: uuid.UUID
+    name: str
+    description: str | None
+    duration_minutes: int
+    price_amount: int
+    currency: str
+    buffer_before_minutes: int | None
+    buffer_after_minutes: int | None
+    color: str | None
+    category: str | None
+    online_bookable: bool
+    requires_approval: bool
+    active: bool
+
+
+class WorkingInterval(Input):
+    weekday: Weekday
+    start: WallClock
+    end: WallClock
+
+
+class WorkingIntervalView(Output):
+    weekday: int
+    start: str
+    end: str
+
+
+class PeriodCreate(Input):
+    start: Instant
+    end: Instant
+    reason: Reason | None = None
+
+
+class PeriodView(Output, omit_defaults=True):
+    id: uuid.UUID
+    start: datetime
+    end: datetime
+    reason: str | None = None
+    provider_id: uuid.UUID | None = None
