@@ -13,8 +13,10 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 
 from topsmile import __version__
+from topsmile.audit.controllers import AuditController
 from topsmile.auth.controllers import AuthController
 from topsmile.auth.middleware import AuthMiddleware
+from topsmile.clinics.controllers import ClinicsController, UsersController
 from topsmile.config import Settings, load_settings
 from topsmile.core import db
 from topsmile.core.errors import handle_exception
@@ -25,7 +27,14 @@ from topsmile.core.redis import create_redis
 from topsmile.events import bus
 from topsmile.events.relay import Relay
 from topsmile.events.wiring import build_bus
+from topsmile.notifications.controllers import NotificationsController
+from topsmile.patients.controllers import PatientsController
 from topsmile.runtime import Runtime
+from topsmile.scheduling.controllers import (
+    ClosuresController,
+    ProvidersController,
+    ServicesController,
+)
 
 log = logging.getLogger("topsmile.app")
 
@@ -68,7 +77,18 @@ def build_litestar(settings: Settings, *, run_relay: bool = True) -> Litestar:
     if settings.database_url is None or settings.redis_url is None:
         raise RuntimeError("create the app with DATABASE_URL and REDIS_URL resolved")
     return Litestar(
-        route_handlers=[HealthController, AuthController],
+        route_handlers=[
+            HealthController,
+            AuthController,
+            ProvidersController,
+            ServicesController,
+            ClosuresController,
+            ClinicsController,
+            UsersController,
+            AuditController,
+            NotificationsController,
+            PatientsController,
+        ],
         middleware=[AuthMiddleware],
         lifespan=[lifespan],
         exception_handlers={Exception: handle_exception},

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import re
 import signal
 import sys
 import uuid
@@ -179,7 +180,109 @@ def cmd_events_retry(args: argparse.Namespace) -> int:
     return 0 if count else 1
 
 
+def _names_from_email(email: str, fallback_last: str) -> tuple[str, str]:
+    """`ana.lima@x` → ("Ana", "Lima"); a one-word local part gets `fallback_last`."""
+    words = [w for w in re.split(r"[._+-]+", email.partition("@")[0]) if w]
+    first = words[0].title() if words else fallback_last
+    last = " ".join(words[1:]).title() or fallback_last
+    return first[:100], last[:100]
+
+
+def _problem_line(exc: Exception) -> str:
+    from topsmile.core.errors import AppError
+
+    if isinstance(exc, AppError) and exc.errors:
+        return "; ".join(f"{e.field}: {e.message}" for e in exc.errors)
+    return str(exc)
+
+
+async def _with_bus(settings: Settings, work: Callable[[], Awaitable[T]]) -> T:
+    """Services publish events; deliveries are recorded for the relay (`serve`, `worker`)."""
+    from topsmile.events import bus
+    from topsmile.events.wiring import build_bus
+
+    bus.install(build_bus(settings))
+    return await work()
+
+
+def _operator_action(work: Callable[[], Awaitable[T]]) -> T | None:
+    """Run `work` on a migrated database; a refused request prints one line and gives None."""
+    from topsmile.core.errors import AppError
+
+    with resolved_settings() as settings:
+        _migrate(settings)
+        try:
+            return asyncio.run(_with_pool(settings, lambda: _with_bus(settings, work)))
+        except AppError as exc:
+            print(f"topsmile: {_problem_line(exc)}", file=sys.stderr)
+            return None
+
+
+def cmd_clinic_create(args: argparse.Namespace) -> int:
+    import msgspec
+
+    from topsmile.auth.passwords import Hasher
+    from topsmile.clinics import service
+    from topsmile.clinics.schemas import ClinicSignup
+    from topsmile.core.schemas import validation_error
+
+    first, last = _names_from_email(args.admin_email, "Admin")
+    raw = {
+        "name": args.name,
+        "slug": args.slug,
+        "timezone": args.timezone,
+        "currency": args.currency,
+        "admin": {
+            "email": args.admin_email,
+            "password": args.admin_password,
+            "firstName": args.admin_first_name or first,
+            "lastName": args.admin_last_name or last,
+        },
+    }
+    try:
+        data = msgspec.convert(raw, ClinicSignup, strict=True)
+    except msgspec.ValidationError as exc:
+        print(f"topsmile: {_problem_line(validation_error(exc))}", file=sys.stderr)
+        return 1
+    created = _operator_action(lambda: service.create_clinic(Hasher(), data))
+    if created is None:
+        return 1
+    print(f"clinic created: id={created.clinic['id']} slug={created.clinic['slug']}")
+    print(f"admin user: id={created.admin['id']} email={created.admin['email']}")
+    return 0
+
+
+def cmd_user_create(args: argparse.Namespace) -> int:
+    import msgspec
+
+    from topsmile.auth.passwords import Hasher
+    from topsmile.clinics import service
+    from topsmile.clinics.schemas import StaffUserCreate
+    from topsmile.core.schemas import validation_error
+
+    first, last = _names_from_email(args.email, args.role.title())
+    raw = {
+        "email": args.email,
+        "password": args.password,
+        "firstName": args.first_name or first,
+        "lastName": args.last_name or last,
+        "role": args.role,
+    }
+    try:
+        data = msgspec.convert(raw, StaffUserCreate, strict=True)
+    except msgspec.ValidationError as exc:
+        print(f"topsmile: {_problem_line(validation_error(exc))}", file=sys.stderr)
+        return 1
+    user = _operator_action(lambda: service.create_user_in(Hasher(), args.clinic, data))
+    if user is None:
+        return 1
+    print(f"user created: id={user['id']} email={user['email']} role={user['role']}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from topsmile.auth.principal import STAFF_ROLES
+
     parser = argparse.ArgumentParser(prog="topsmile", description="TopSmile clinic scheduling")
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -206,6 +309,33 @@ def build_parser() -> argparse.ArgumentParser:
         "--handler", dest="only_handler", help="only this handler (email, sms, audit)"
     )
     retry.set_defaults(run=cmd_events_retry)
+    clinic = commands.add_parser("clinic", help="operate on clinics")
+    clinic_commands = clinic.add_subparsers(dest="clinic_command", required=True)
+    clinic_create = clinic_commands.add_parser(
+        "create", help="create a clinic and its first admin (no sign-up switch, no throttle)"
+    )
+    clinic_create.add_argument("--name", required=True)
+    clinic_create.add_argument("--slug", required=True)
+    clinic_create.add_argument(
+        "--timezone", required=True, help="IANA zone, e.g. America/Sao_Paulo"
+    )
+    clinic_create.add_argument("--currency", required=True, help="ISO 4217 code, e.g. brl")
+    clinic_create.add_argument("--admin-email", required=True)
+    clinic_create.add_argument("--admin-password", required=True)
+    clinic_create.add_argument("--admin-first-name", help="default: from the email")
+    clinic_create.add_argument("--admin-last-name", help="default: from the email")
+    clinic_create.set_defaults(run=cmd_clinic_create)
+
+    user = commands.add_parser("user", help="operate on staff users")
+    user_commands = user.add_subparsers(dest="user_command", required=True)
+    user_create = user_commands.add_parser("create", help="add a staff user to a clinic")
+    user_create.add_argument("--clinic", required=True, metavar="SLUG")
+    user_create.add_argument("--email", required=True)
+    user_create.add_argument("--role", required=True, choices=STAFF_ROLES)
+    user_create.add_argument("--password", required=True)
+    user_create.add_argument("--first-name", help="default: from the email")
+    user_create.add_argument("--last-name", help="default: from the email")
+    user_create.set_defaults(run=cmd_user_create)
     return parser
 
 

@@ -153,3 +153,21 @@ async def test_declared_length_over_limit_is_413_without_reading(probe: httpx.As
     )
     assert_problem(response, 413, "payload-too-large")
     assert sent == 0
+
+
+async def test_missing_field_is_named(probe: httpx.AsyncClient) -> None:
+    response = await probe.post("/probe/echo", json={"durationMinutes": 30})
+    body = assert_problem(response, 400, "validation-error")
+    assert body["errors"] == [
+        {"field": "serviceId", "message": "Object missing required field `serviceId`"}
+    ]
+
+
+async def test_nul_character_is_a_400_not_a_500(app: object) -> None:
+    from tests.api.auth_fixtures import login, seed_clinic
+
+    clinic = await seed_clinic(("admin",))
+    async with client_for(app) as admin:
+        await login(admin, clinic, "admin")
+        response = await admin.get("/api/audit", params={"action": "a\x00b"})
+    assert_problem(response, 400, "validation-error")

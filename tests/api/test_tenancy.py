@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 
 from tests.api.auth_fixtures import SeededClinic, csrf, login, seed_clinic
+from tests.api.catalogue_fixtures import seed_catalogue
 from tests.conftest import client_for
 from topsmile.core.middleware import EdgeMiddleware
 
@@ -22,28 +23,37 @@ async def other_clinic_ids(other: httpx.AsyncClient, theirs: SeededClinic) -> di
     """One id of each kind that belongs to the other clinic, by path parameter name."""
     await login(other, theirs, "admin")
     [session] = (await other.get("/api/auth/sessions")).json()
+    catalogue = await seed_catalogue(other)
+    patient = await other.post(
+        "/api/patients", json={"firstName": "Theo", "lastName": "Theirs"}, headers=csrf(other)
+    )
+    assert patient.status_code == 201, patient.text
     return {
         "session_id": uuid.UUID(session["id"]),
         "user_id": theirs.users["receptionist"],
+        "patient_id": uuid.UUID(patient.json()["id"]),
+        **catalogue,
     }
 
 
-def _example(schema: dict[str, Any], components: dict[str, Any], ids: dict[str, uuid.UUID]) -> Any:
+def _example(
+    schema: dict[str, Any], components: dict[str, Any], ids: dict[str, uuid.UUID], name: str = ""
+) -> Any:
     """A minimal value that satisfies `schema`, so validation never answers before lookup."""
     if "$ref" in schema:
-        return _example(components[schema["$ref"].split("/")[-1]], components, ids)
+        return _example(components[schema["$ref"].split("/")[-1]], components, ids, name)
     for key in ("oneOf", "anyOf"):
         if key in schema:
             options = [s for s in schema[key] if s.get("type") != "null"]
-            return _example(options[0], components, ids)
+            return _example(options[0], components, ids, name)
     if "enum" in schema:
         return schema["enum"][0]
     kind = schema.get("type")
     if kind == "object":
         return {
-            name: _example(prop, components, ids)
-            for name, prop in schema.get("properties", {}).items()
-            if name in schema.get("required", [])
+            key: _example(prop, components, ids, key)
+            for key, prop in schema.get("properties", {}).items()
+            if key in schema.get("required", [])
         }
     if kind == "array":
         return []
@@ -55,7 +65,8 @@ def _example(schema: dict[str, Any], components: dict[str, Any], ids: dict[str, 
     if fmt == "uuid":
         return str(next(iter(ids.values())))
     if fmt == "date-time":
-        return datetime(2030, 1, 7, 12, 0, tzinfo=UTC).isoformat()
+        hour = 13 if name == "end" else 12  # periods end after they start
+        return datetime(2030, 1, 7, hour, 0, tzinfo=UTC).isoformat()
     if fmt == "date":
         return "2030-01-07"
     return "x" * max(1, schema.get("minLength", 1))
@@ -95,3 +106,6 @@ async def test_every_id_route_is_404_across_clinics(app: EdgeMiddleware) -> None
         users = await other.get("/api/users") if "/api/users" in document["paths"] else None
         if users is not None:
             assert all(u["active"] for u in users.json()["items"])
+        assert "DELETE /api/patients/{patient_id}" in checked
+        patient = (await other.get(f"/api/patients/{ids['patient_id']}")).json()
+        assert (patient["lastName"], patient["status"]) == ("Theirs", "active")

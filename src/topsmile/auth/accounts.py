@@ -100,7 +100,7 @@ async def register(
             first_name,
             last_name,
         )
-        patient = await _link_or_create_patient(
+        patient = await link_or_create_patient(
             clinic["id"], user["id"], email, first_name, last_name, e164, date_of_birth
         )
         await send_email_token(rt, purpose="verify_email", user=user, clinic=clinic, ip=ip)
@@ -108,7 +108,7 @@ async def register(
     return signed_in(rt, user, clinic, issued), patient
 
 
-async def _link_or_create_patient(
+async def link_or_create_patient(
     clinic_id: uuid.UUID,
     user_id: uuid.UUID,
     email: str,
@@ -116,6 +116,8 @@ async def _link_or_create_patient(
     last_name: str,
     phone: str | None,
     date_of_birth: date | None,
+    *,
+    sms_opt_in: bool = False,
 ) -> dict[str, Any]:
     """A clinic may already hold a record for this person: the account takes it over."""
     existing = await db.fetch(
@@ -136,7 +138,7 @@ async def _link_or_create_patient(
         raise Conflict("A patient with this phone number already exists at this clinic.")
     [row] = await db.fetch(
         "INSERT INTO patient (clinic_id, user_id, first_name, last_name, email, phone,"
-        " date_of_birth) VALUES ({}, {}, {}, {}, {}, {}, {}) RETURNING *",
+        " date_of_birth, sms_opt_in) VALUES ({}, {}, {}, {}, {}, {}, {}, {}) RETURNING *",
         clinic_id,
         user_id,
         first_name,
@@ -144,6 +146,7 @@ async def _link_or_create_patient(
         email,
         phone,
         date_of_birth,
+        sms_opt_in,
     )
     return row
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import asyncpg
 import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
@@ -153,6 +154,17 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
             errors=exc.errors,
             conflicts=exc.conflicts,
             headers=exc.headers,
+        )
+    if isinstance(exc, asyncpg.DataError):
+        # A value PostgreSQL cannot take (a NUL character, an out-of-range number or date):
+        # the client's input, and the transaction has rolled back.
+        message = "A value in the request cannot be stored (e.g. a NUL character)."
+        return problem_response(
+            400,
+            "validation-error",
+            "The request is not valid",
+            message,
+            errors=[FieldError("body", message)],
         )
     if isinstance(exc, ValidationException):
         errors = _validation_errors(exc)

@@ -24,7 +24,7 @@ T = TypeVar("T")
 S = TypeVar("S", bound=msgspec.Struct)
 
 _AT_PATH = re.compile(r" - at `\$\.?([^`]*)`$")
-_UNKNOWN = re.compile(r"unknown field `([^`]*)`")
+_FIELD_NAMED = re.compile(r"(?:unknown|missing required) field `([^`]*)`")
 
 
 class Input(msgspec.Struct, forbid_unknown_fields=True, rename="camel", kw_only=True):
@@ -37,16 +37,17 @@ class Output(msgspec.Struct, rename="camel", kw_only=True):
 
 def validation_error(exc: msgspec.MsgspecError) -> ValidationError:
     """Turn msgspec's message into a problem naming the offending field."""
+    if not isinstance(exc, msgspec.ValidationError):  # ValidationError is a DecodeError too
+        message = "The body is not valid JSON."
+        return ValidationError(message, errors=[FieldError("body", message)])
     message = str(exc)
-    field = "body"
+    path = ""
     if match := _AT_PATH.search(message):
-        field = match.group(1) or "body"
+        path = match.group(1)
         message = message[: match.start()]
-    if match := _UNKNOWN.search(message):
-        field = f"{field}.{match.group(1)}" if field != "body" else match.group(1)
-    if isinstance(exc, msgspec.DecodeError):
-        message = "The body is not valid JSON"
-    return ValidationError(message, errors=[FieldError(field, message)])
+    if match := _FIELD_NAMED.search(message):
+        path = f"{path}.{match.group(1)}" if path else match.group(1)
+    return ValidationError(message, errors=[FieldError(path or "body", message)])
 
 
 def decode_strict(raw: bytes, model: type[T]) -> T:

@@ -4,11 +4,55 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from topsmile.core.schemas import Output
+import msgspec
+
+from topsmile.core.schemas import Input, Output
+from topsmile.core.validation import Email, Name, Notes
 
 PatientStatus = Literal["active", "inactive"]
+# Any usual format with the country code ("+55 (11) 98765-4321"); stored in E.164.
+PhoneInput = Annotated[str, msgspec.Meta(min_length=1, max_length=40)]
+
+UNSET = msgspec.UNSET
+Unset = msgspec.UnsetType
+
+
+class PatientCreate(Input):
+    first_name: Name
+    last_name: Name
+    email: Email | None = None
+    phone: PhoneInput | None = None
+    date_of_birth: date | None = None
+    sms_opt_in: bool = False
+    email_opt_in: bool = True
+    notes: Notes | None = None
+
+
+class PatientPatch(Input):
+    """Staff changes: absent keys stay as they are; `null` clears an optional field."""
+
+    first_name: Name | Unset = UNSET
+    last_name: Name | Unset = UNSET
+    email: Email | Unset | None = UNSET
+    phone: PhoneInput | Unset | None = UNSET
+    date_of_birth: date | Unset | None = UNSET
+    sms_opt_in: bool | Unset = UNSET
+    email_opt_in: bool | Unset = UNSET
+    notes: Notes | Unset | None = UNSET
+    status: PatientStatus | Unset = UNSET
+
+
+class OwnProfilePatch(Input):
+    """What patients may change on their own record (not email, status or notes)."""
+
+    first_name: Name | Unset = UNSET
+    last_name: Name | Unset = UNSET
+    phone: PhoneInput | Unset | None = UNSET
+    date_of_birth: date | Unset | None = UNSET
+    sms_opt_in: bool | Unset = UNSET
+    email_opt_in: bool | Unset = UNSET
 
 
 class PatientView(Output, omit_defaults=True):
@@ -44,3 +88,10 @@ def patient_view(row: dict[str, Any], *, staff: bool) -> PatientView:
         created_at=row["created_at"],
         updated_at=row["updated_at"],
     )
+
+
+class PatientPage(Output):
+    items: list[PatientView]
+    total: int
+    page: int
+    page_size: int

@@ -1,0 +1,231 @@
+"""The demo clinic: seeded by `topsmile demo`, and by `topsmile serve` on an empty database.
+
+A believable small practice in São Paulo: an admin, a manager and a receptionist, three
+providers with different hours and a lunch break, six services with realistic durations,
+prices (BRL, in centavos) and buffers, and twenty patients who can sign in.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date
+
+from topsmile.auth.principal import Principal, Role
+from topsmile.clinics import queries
+from topsmile.clinics.schemas import AdminInput, ClinicSignup, StaffUserCreate
+from topsmile.clinics.service import create_clinic, create_user
+from topsmile.core import db
+from topsmile.runtime import Runtime
+from topsmile.scheduling import catalogue, providers
+from topsmile.scheduling.schemas import ProviderCreate, ServiceCreate, WorkingInterval
+
+SLUG = "sorriso"
+PASSWORD = "Sorriso-Demo-2026"  # noqa: S105 - the demo clinic's published password
+DOMAIN = "sorriso.example.com"
+
+SERVICES = [
+    # name, minutes, price (centavos), buffer before, buffer after, colour, category, approval
+    ("Cleaning", 45, 18000, None, 10, "#4CAF50", "preventive", False),
+    ("Check-up", 30, 12000, None, None, "#2196F3", "preventive", False),
+    ("Filling", 60, 35000, 5, 10, "#FF9800", "restorative", False),
+    ("Root canal", 90, 120000, 10, 15, "#9C27B0", "endodontics", True),
+    ("Whitening", 60, 80000, 0, 15, "#00BCD4", "cosmetic", False),
+    ("Emergency", 30, 25000, 0, 0, "#F44336", "urgent", False),
+]
+# (first, last, specialty, services by index, hours per weekday as (start, end) pairs)
+PROVIDERS = [
+    (
+        "Helena",
+        "Ribeiro",
+        "General dentistry",
+        [0, 1, 2, 5],
+        {d: [("08:00", "12:00"), ("13:00", "17:00")] for d in (1, 2, 3, 4, 5)},
+    ),
+    (
+        "Marcos",
+        "Tanaka",
+        "Endodontics",
+        [1, 2, 3, 5],
+        {
+            **{d: [("10:00", "13:00"), ("14:00", "19:00")] for d in (1, 3, 5)},
+            6: [("08:00", "12:00")],
+        },
+    ),
+    (
+        "Juliana",
+        "Alves",
+        "Cosmetic dentistry",
+        [0, 4],
+        {d: [("09:00", "12:30"), ("13:30", "18:00")] for d in (2, 4)},
+    ),
+]
+PATIENTS = [
+    ("Ana", "Souza"),
+    ("Bruno", "Oliveira"),
+    ("Carla", "Santos"),
+    ("Diego", "Pereira"),
+    ("Eduarda", "Lima"),
+    ("Felipe", "Carvalho"),
+    ("Gabriela", "Gomes"),
+    ("Henrique", "Martins"),
+    ("Isabela", "Rocha"),
+    ("João", "Almeida"),
+    ("Larissa", "Costa"),
+    ("Mateus", "Barbosa"),
+    ("Natália", "Ferreira"),
+    ("Otávio", "Mendes"),
+    ("Paula", "Cardoso"),
+    ("Rafael", "Teixeira"),
+    ("Sofia", "Moreira"),
+    ("Thiago", "Nunes"),
+    ("Vitória", "Araújo"),
+    ("Yuri", "Campos"),
+]
+
+
+@dataclass(frozen=True)
+class DemoLogins:
+    clinic: str
+    password: str
+    admin: str
+    manager: str
+    receptionist: str
+    patient: str
+
+
+LOGINS = DemoLogins(
+    clinic=SLUG,
+    password=PASSWORD,
+    admin=f"admin@{DOMAIN}",
+    manager=f"manager@{DOMAIN}",
+    receptionist=f"recepcao@{DOMAIN}",
+    patient=f"ana.souza@{DOMAIN}",
+)
+
+
+async def database_is_empty() -> bool:
+    async with db.tenant_transaction(None):
+        rows = await db.fetch("SELECT count(*) AS n FROM clinic")
+    return int(rows[0]["n"]) == 0
+
+
+async def seed(rt: Runtime) -> bool:
+    """Create the demo clinic unless it exists; True when it was created now."""
+    async with db.tenant_transaction(None):
+        if await queries.clinic_by_slug(SLUG) is not None:
+            return False
+    created = await create_clinic(
+        rt.hasher,
+        ClinicSignup(
+            name="Clínica Sorriso",
+            slug=SLUG,
+            timezone="America/Sao_Paulo",
+            currency="brl",
+            admin=AdminInput(
+                email=LOGINS.admin, password=PASSWORD, first_name="Renata", last_name="Duarte"
+            ),
+        ),
+    )
+    clinic_id = created.clinic["id"]
+    admin = Principal(created.admin["id"], clinic_id, "admin", uuid.uuid4(), csrf_token="")
+    staff: list[tuple[str, Role, str, str]] = [
+        (LOGINS.manager, "manager", "Paulo", "Freitas"),
+        (LOGINS.receptionist, "receptionist", "Camila", "Rezende"),
+    ]
+    for email, role, first, last in staff:
+        await create_user(
+            rt.hasher,
+            clinic_id,
+            StaffUserCreate(
+                email=email,
+                password=PASSWORD,
+                first_name=first,
+                last_name=last,
+                role=role,
+            ),
+            actor=admin,
+        )
+    service_ids = []
+    for name, minutes, price, before, after, color, category, approval in SERVICES:
+        row = await catalogue.create_service(
+            admin,
+            ServiceCreate(
+                name=name,
+                duration_minutes=minutes,
+                price_amount=price,
+                buffer_before_minutes=before,
+                buffer_after_minutes=after,
+                color=color,
+                category=category,
+                requires_approval=approval,
+            ),
+        )
+        service_ids.append(row["id"])
+    for first, last, specialty, offered, hours in PROVIDERS:
+        provider = await providers.create_provider(
+            admin,
+            ProviderCreate(
+                first_name=first,
+                last_name=last,
+                specialty=specialty,
+                email=f"{first.lower()}@{DOMAIN}",
+                service_ids=[service_ids[i] for i in offered],
+                buffer_after_minutes=5,
+            ),
+        )
+        intervals = [
+            WorkingInterval(weekday=day, start=start, end=end)
+            for day, spans in hours.items()
+            for start, end in spans
+        ]
+        await providers.set_working_hours(admin, provider["id"], intervals)
+    await _patients(rt, clinic_id)
+    return True
+
+
+async def _patients(rt: Runtime, clinic_id: uuid.UUID) -> None:
+    from topsmile.auth.accounts import link_or_create_patient
+
+    password_hash = await rt.hasher.hash(PASSWORD)
+    async with db.tenant_transaction(clinic_id):
+        for index, (first, last) in enumerate(PATIENTS):
+            email = f"{_ascii(first)}.{_ascii(last)}@{DOMAIN}"
+            [user] = await db.fetch(
+                "INSERT INTO app_user (clinic_id, email, password_hash, first_name, last_name,"
+                " role, email_verified) VALUES ({}, {}, {}, {}, {}, 'patient', true) RETURNING id",
+                clinic_id,
+                email,
+                password_hash,
+                first,
+                last,
+            )
+            phone = f"+55119{index:04d}{(7919 * (index + 3)) % 10000:04d}"
+            await link_or_create_patient(
+                clinic_id,
+                user["id"],
+                email,
+                first,
+                last,
+                phone,
+                date(1960 + (index * 7) % 45, 1 + index % 12, 1 + (index * 5) % 28),
+                sms_opt_in=index % 3 != 0,
+            )
+
+
+def _ascii(name: str) -> str:
+    table = str.maketrans("áàâãéêíóôõúçÁÉÍÓÚ", "aaaaeeiooouc" + "AEIOU")
+    return name.translate(table).lower()
+
+
+def describe(base_url: str) -> str:
+    return "\n".join(
+        [
+            f"Demo clinic '{LOGINS.clinic}' (all passwords: {LOGINS.password}):",
+            f"  admin         {LOGINS.admin}",
+            f"  manager       {LOGINS.manager}",
+            f"  receptionist  {LOGINS.receptionist}",
+            f"  patient       {LOGINS.patient}  (and 19 more patients)",
+            f'  sign in: POST {base_url}/api/auth/login {{"clinic": "{LOGINS.clinic}", ...}}',
+        ]
+    )

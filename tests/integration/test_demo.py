@@ -1,0 +1,55 @@
+"""The demo clinic is believable, complete, idempotent, and its logins work."""
+
+from __future__ import annotations
+
+import httpx
+
+from topsmile import demo
+from topsmile.core import db
+from topsmile.core.middleware import EdgeMiddleware
+
+
+async def test_demo_seed_is_complete_and_idempotent(
+    app: EdgeMiddleware, client: httpx.AsyncClient
+) -> None:
+    runtime = app.app.state.runtime
+    assert await demo.seed(runtime) is True
+    assert await demo.seed(runtime) is False
+    async with db.tenant_transaction(None):
+        [clinic] = await db.fetch("SELECT * FROM clinic WHERE slug = {}", demo.SLUG)
+    assert clinic["timezone"] == "America/Sao_Paulo"
+    async with db.tenant_transaction(clinic["id"]):
+        roles = await db.fetch("SELECT role, count(*) AS n FROM app_user GROUP BY role")
+        services = await db.fetch("SELECT name, duration_minutes, price_amount FROM clinic_service")
+        hours = await db.fetch(
+            "SELECT provider_id, weekday, count(*) AS spans FROM working_hours"
+            " GROUP BY provider_id, weekday"
+        )
+        patients = await db.fetch("SELECT user_id, phone FROM patient WHERE status = 'active'")
+    assert {r["role"]: r["n"] for r in roles} == {
+        "admin": 1,
+        "manager": 1,
+        "receptionist": 1,
+        "patient": 20,
+    }
+    assert {s["name"] for s in services} == {
+        "Cleaning",
+        "Check-up",
+        "Filling",
+        "Root canal",
+        "Whitening",
+        "Emergency",
+    }
+    assert all(s["price_amount"] > 0 and 30 <= s["duration_minutes"] <= 90 for s in services)
+    assert len({h["provider_id"] for h in hours}) == 3
+    assert any(h["spans"] == 2 for h in hours)  # a lunch break splits a day
+    assert len(patients) == 20
+    assert all(p["user_id"] is not None and p["phone"].startswith("+55") for p in patients)
+
+    for email in (demo.LOGINS.admin, demo.LOGINS.receptionist, demo.LOGINS.patient):
+        response = await client.post(
+            "/api/auth/login",
+            json={"clinic": demo.LOGINS.clinic, "email": email, "password": demo.LOGINS.password},
+        )
+        assert response.status_code == 200, (email, response.text)
+    assert "recepcao@" in demo.describe("http://127.0.0.1:8000")
