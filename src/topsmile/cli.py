@@ -79,6 +79,27 @@ def cmd_migrate(_: argparse.Namespace) -> int:
     return 0
 
 
+async def _demo_on_empty() -> bool:
+    """Seed the demo clinic on an empty database; True when the demo clinic exists."""
+    from topsmile import demo
+    from topsmile.auth.passwords import Hasher
+
+    await demo.seed_if_empty(Hasher())
+    return await demo.exists()
+
+
+def cmd_demo(_: argparse.Namespace) -> int:
+    from topsmile import demo
+    from topsmile.auth.passwords import Hasher
+
+    created = _operator_action(lambda: demo.seed(Hasher()))
+    if created is None:
+        return 1
+    print("demo clinic created" if created else "demo clinic already exists")
+    print(demo.describe("http://127.0.0.1:8000"))
+    return 0
+
+
 def _exit_on_signal(signum: int, _frame: object) -> None:
     raise SystemExit(0)
 
@@ -86,12 +107,17 @@ def _exit_on_signal(signum: int, _frame: object) -> None:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from topsmile import demo
+
     with resolved_settings() as settings:
         _migrate(settings)
+        has_demo = asyncio.run(_with_pool(settings, lambda: _with_bus(settings, _demo_on_empty)))
         url = f"http://{args.host}:{args.port}"
         print(f"TopSmile is running at {url}", flush=True)
         print(f"  API docs:   {url}/schema", flush=True)
         print(f"  health:     {url}/api/health", flush=True)
+        if has_demo:
+            print(demo.describe(url), flush=True)
         # uvicorn re-raises SIGTERM after its graceful shutdown; turning it into SystemExit
         # lets the embedded stores be released on the way out.
         signal.signal(signal.SIGTERM, _exit_on_signal)
@@ -294,6 +320,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     migrate = commands.add_parser("migrate", help="apply database migrations (idempotent)")
     migrate.set_defaults(run=cmd_migrate)
+
+    demo_cmd = commands.add_parser("demo", help="seed the demo clinic (idempotent)")
+    demo_cmd.set_defaults(run=cmd_demo)
 
     worker = commands.add_parser("worker", help="relay events and reminders, without HTTP")
     worker.set_defaults(run=cmd_worker)

@@ -11,12 +11,12 @@ import uuid
 from dataclasses import dataclass
 from datetime import date
 
+from topsmile.auth.passwords import Hasher
 from topsmile.auth.principal import Principal, Role
 from topsmile.clinics import queries
 from topsmile.clinics.schemas import AdminInput, ClinicSignup, StaffUserCreate
 from topsmile.clinics.service import create_clinic, create_user
 from topsmile.core import db
-from topsmile.runtime import Runtime
 from topsmile.scheduling import catalogue, providers
 from topsmile.scheduling.schemas import ProviderCreate, ServiceCreate, WorkingInterval
 
@@ -104,19 +104,25 @@ LOGINS = DemoLogins(
 )
 
 
-async def database_is_empty() -> bool:
+async def seed_if_empty(hasher: Hasher) -> bool:
+    """`serve` on an empty database (no clinic at all) seeds the demo clinic."""
     async with db.tenant_transaction(None):
         rows = await db.fetch("SELECT count(*) AS n FROM clinic")
-    return int(rows[0]["n"]) == 0
+    return int(rows[0]["n"]) == 0 and await seed(hasher)
 
 
-async def seed(rt: Runtime) -> bool:
+async def exists() -> bool:
+    async with db.tenant_transaction(None):
+        return await queries.clinic_by_slug(SLUG) is not None
+
+
+async def seed(hasher: Hasher) -> bool:
     """Create the demo clinic unless it exists; True when it was created now."""
     async with db.tenant_transaction(None):
         if await queries.clinic_by_slug(SLUG) is not None:
             return False
     created = await create_clinic(
-        rt.hasher,
+        hasher,
         ClinicSignup(
             name="Clínica Sorriso",
             slug=SLUG,
@@ -135,7 +141,7 @@ async def seed(rt: Runtime) -> bool:
     ]
     for email, role, first, last in staff:
         await create_user(
-            rt.hasher,
+            hasher,
             clinic_id,
             StaffUserCreate(
                 email=email,
@@ -180,14 +186,14 @@ async def seed(rt: Runtime) -> bool:
             for start, end in spans
         ]
         await providers.set_working_hours(admin, provider["id"], intervals)
-    await _patients(rt, clinic_id)
+    await _patients(hasher, clinic_id)
     return True
 
 
-async def _patients(rt: Runtime, clinic_id: uuid.UUID) -> None:
+async def _patients(hasher: Hasher, clinic_id: uuid.UUID) -> None:
     from topsmile.auth.accounts import link_or_create_patient
 
-    password_hash = await rt.hasher.hash(PASSWORD)
+    password_hash = await hasher.hash(PASSWORD)
     async with db.tenant_transaction(clinic_id):
         for index, (first, last) in enumerate(PATIENTS):
             email = f"{_ascii(first)}.{_ascii(last)}@{DOMAIN}"

@@ -73,6 +73,8 @@ def test_serve_as_the_readme_says(project_root: Path, tmp_path: Path, workers: i
     assert proc.returncode == 0, text
     assert f"http://127.0.0.1:{port}" in text
     assert f"http://127.0.0.1:{port}/schema" in text
+    assert "Demo clinic 'sorriso'" in text  # an empty database gets the demo clinic
+    assert "admin@sorriso.example.com" in text
     deadline = time.monotonic() + 20
     while psutil.pid_exists(postgres_pid) or psutil.pid_exists(redis_pid):
         assert time.monotonic() < deadline, "embedded servers were left running"

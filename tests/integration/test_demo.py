@@ -12,9 +12,10 @@ from topsmile.core.middleware import EdgeMiddleware
 async def test_demo_seed_is_complete_and_idempotent(
     app: EdgeMiddleware, client: httpx.AsyncClient
 ) -> None:
-    runtime = app.app.state.runtime
-    assert await demo.seed(runtime) is True
-    assert await demo.seed(runtime) is False
+    hasher = app.app.state.runtime.hasher
+    assert await demo.seed(hasher) is True
+    assert await demo.seed(hasher) is False
+    assert await demo.seed_if_empty(hasher) is False  # other clinics exist: nothing to do
     async with db.tenant_transaction(None):
         [clinic] = await db.fetch("SELECT * FROM clinic WHERE slug = {}", demo.SLUG)
     assert clinic["timezone"] == "America/Sao_Paulo"
@@ -53,3 +54,26 @@ async def test_demo_seed_is_complete_and_idempotent(
         )
         assert response.status_code == 200, (email, response.text)
     assert "recepcao@" in demo.describe("http://127.0.0.1:8000")
+
+
+def test_demo_command_is_idempotent(settings: object) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import store_env
+
+    env = {**os.environ, **store_env(settings)}  # type: ignore[arg-type]
+    outputs = [
+        subprocess.run(
+            [sys.executable, "-m", "topsmile", "demo"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        ).stdout
+        for _ in range(2)
+    ]
+    assert "demo clinic already exists" in outputs[1]
+    assert all(demo.LOGINS.patient in out for out in outputs)
