@@ -23,6 +23,7 @@ from topsmile.core.errors import handle_exception
 from topsmile.core.health import HealthController
 from topsmile.core.logging import configure_logging
 from topsmile.core.middleware import EdgeMiddleware
+from topsmile.core.openapi import document_problems
 from topsmile.core.redis import create_redis
 from topsmile.events import bus
 from topsmile.events.relay import Relay
@@ -76,7 +77,7 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
 def build_litestar(settings: Settings, *, run_relay: bool = True) -> Litestar:
     if settings.database_url is None or settings.redis_url is None:
         raise RuntimeError("create the app with DATABASE_URL and REDIS_URL resolved")
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             HealthController,
             AuthController,
@@ -108,6 +109,8 @@ def build_litestar(settings: Settings, *, run_relay: bool = True) -> Litestar:
         debug=False,
         logging_config=None,
     )
+    document_problems(app)
+    return app
 
 
 def create_app(settings: Settings | None = None, *, run_relay: bool = True) -> EdgeMiddleware:

@@ -132,6 +132,12 @@ def problem_response(
     )
 
 
+def _camel(name: str) -> str:
+    """Litestar names query parameters by their Python names; the wire uses camelCase."""
+    head, *rest = name.split("_")
+    return head + "".join(part.capitalize() for part in rest)
+
+
 def _validation_errors(exc: ValidationException) -> list[FieldError]:
     extra: Any = exc.extra
     if not isinstance(extra, list):
@@ -139,7 +145,7 @@ def _validation_errors(exc: ValidationException) -> list[FieldError]:
     errors = []
     for item in extra:
         if isinstance(item, dict):
-            key = str(item.get("key") or item.get("source") or "body")
+            key = _camel(str(item.get("key") or item.get("source") or "body"))
             errors.append(FieldError(key, str(item.get("message", "invalid value"))))
     return errors or [FieldError("body", exc.detail)]
 

@@ -1,0 +1,69 @@
+"""Document the problem responses of every operation, derived from what the route does."""
+
+from __future__ import annotations
+
+from litestar import Litestar
+from litestar.handlers import HTTPRouteHandler
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import Example
+
+from topsmile.core.errors import Problem
+
+_DESCRIPTIONS = {
+    400: (
+        "validation-error",
+        "The request is not valid (malformed JSON, wrong types, unknown fields, bad values)",
+    ),
+    401: ("unauthenticated", "No session, or it expired or was revoked"),
+    403: ("forbidden", "Your role may not do this, or the CSRF token is missing"),
+    404: ("not-found", "No such resource in your clinic"),
+    409: ("conflict", "A duplicate or a state conflict"),
+    413: ("payload-too-large", "The body is over the limit"),
+    429: ("rate-limited", "Throttled; see Retry-After"),
+    500: ("internal", "Unexpected error (no internals are disclosed)"),
+}
+_UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+def _spec(status: int) -> ResponseSpec:
+    code, description = _DESCRIPTIONS[status]
+    example = {
+        "type": f"/problems/{code}",
+        "title": description.split(" (")[0],
+        "status": status,
+        "detail": description,
+        "requestId": "3f1c0a6e9b2d4c7f8e5a1b0c9d8e7f6a",
+    }
+    return ResponseSpec(
+        data_container=Problem,
+        description=description,
+        media_type="application/problem+json",
+        examples=[Example(summary=code, value=example)],
+    )
+
+
+def _statuses(handler: HTTPRouteHandler, path: str) -> set[int]:
+    statuses = {429, 500}
+    if handler.guards:
+        statuses |= {401, 403}
+    if path.startswith("/api/auth"):
+        statuses.add(401)  # bad credentials, expired or reused tokens
+    if "{" in path:
+        statuses.add(404)
+    if handler.http_methods & _UNSAFE:
+        statuses |= {400, 413}
+    if handler.http_methods & {"POST", "PATCH", "PUT"}:
+        statuses.add(409)
+    if handler.parsed_fn_signature.parameters:
+        statuses.add(400)
+    return statuses
+
+
+def document_problems(app: Litestar) -> None:
+    """Add the problem responses each route can give to its OpenAPI operation."""
+    for route in app.routes:
+        for handler in getattr(route, "route_handlers", []):
+            if not isinstance(handler, HTTPRouteHandler) or not handler.include_in_schema:
+                continue
+            documented = {status: _spec(status) for status in _statuses(handler, route.path)}
+            handler.responses = {**documented, **(handler.responses or {})}
