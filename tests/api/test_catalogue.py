@@ -3,35 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 
-from tests.api.auth_fixtures import SeededClinic, csrf, login, seed_clinic
+from tests.api.auth_fixtures import SeededClinic, csrf
 from tests.conftest import client_for
 from topsmile.core import db
 from topsmile.core.middleware import EdgeMiddleware
-
-ROLES = ("admin", "manager", "receptionist", "provider", "patient")
-
-
-@pytest.fixture
-async def clinic(app: EdgeMiddleware) -> SeededClinic:
-    return await seed_clinic(ROLES)
-
-
-@pytest.fixture
-async def as_role(
-    app: EdgeMiddleware, clinic: SeededClinic
-) -> AsyncIterator[dict[str, httpx.AsyncClient]]:
-    clients = {role: client_for(app) for role in ROLES}
-    for role, client in clients.items():
-        await client.__aenter__()
-        await login(client, clinic, role)
-    yield clients
-    for client in clients.values():
-        await client.__aexit__(None, None, None)
 
 
 async def _post(client: httpx.AsyncClient, path: str, body: object, status: int = 201) -> dict:  # type: ignore[type-arg]

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 
-from tests.api.auth_fixtures import SeededClinic, csrf, login, seed_clinic
+from tests.api.auth_fixtures import SeededClinic, csrf
 from tests.api.patient_fixtures import (
     PATIENTS,
     create,
@@ -20,8 +19,6 @@ from tests.api.patient_fixtures import (
 )
 from tests.conftest import client_for
 from topsmile.core.middleware import EdgeMiddleware
-
-ROLES = ("admin", "manager", "receptionist", "provider", "patient")
 
 # (first, last, email, phone): names full of LIKE and regex metacharacters, and look-alikes
 # that a wildcard reading of them would also match.
@@ -39,29 +36,6 @@ PEOPLE = [
     ("Brack[et", "Open", None, None),
     ("Álvaro", "Ávila", None, "+1 415 555 2671"),
 ]
-
-
-@pytest.fixture
-async def clinic(app: EdgeMiddleware) -> SeededClinic:
-    return await seed_clinic(ROLES)
-
-
-@pytest.fixture
-async def as_role(
-    app: EdgeMiddleware, clinic: SeededClinic
-) -> AsyncIterator[dict[str, httpx.AsyncClient]]:
-    clients = {role: client_for(app) for role in ROLES}
-    for role, client in clients.items():
-        await client.__aenter__()
-        await login(client, clinic, role)
-    yield clients
-    for client in clients.values():
-        await client.__aexit__(None, None, None)
-
-
-@pytest.fixture
-def staff(as_role: dict[str, httpx.AsyncClient]) -> httpx.AsyncClient:
-    return as_role["receptionist"]
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator
 from datetime import date, timedelta
 from typing import Any
 
@@ -18,32 +17,6 @@ from tests.api.patient_fixtures import PATIENTS, create, events_of, field_of, na
 from tests.conftest import client_for
 from topsmile.core import db
 from topsmile.core.middleware import EdgeMiddleware
-
-ROLES = ("admin", "manager", "receptionist", "provider", "patient")
-
-
-@pytest.fixture
-async def clinic(app: EdgeMiddleware) -> SeededClinic:
-    return await seed_clinic(ROLES)
-
-
-@pytest.fixture
-async def as_role(
-    app: EdgeMiddleware, clinic: SeededClinic
-) -> AsyncIterator[dict[str, httpx.AsyncClient]]:
-    clients = {role: client_for(app) for role in ROLES}
-    for role, client in clients.items():
-        await client.__aenter__()
-        await login(client, clinic, role)
-    yield clients
-    for client in clients.values():
-        await client.__aexit__(None, None, None)
-
-
-@pytest.fixture
-def staff(as_role: dict[str, httpx.AsyncClient]) -> httpx.AsyncClient:
-    return as_role["receptionist"]
-
 
 # --- Create and validation --------------------------------------------------------------------
 

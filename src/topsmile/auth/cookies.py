@@ -27,9 +27,13 @@ def names(settings: Settings) -> CookieNames:
     return PRODUCTION if settings.is_production else DEVELOPMENT
 
 
-def session_cookies(settings: Settings, access: str, refresh: str, csrf: str) -> list[Cookie]:
-    secure = settings.is_production
+def _cookies(
+    settings: Settings, values: tuple[str, str, str], ages: tuple[int, int, int]
+) -> list[Cookie]:
     n = names(settings)
+    secure = settings.is_production
+    access, refresh, csrf = values
+    access_age, refresh_age, csrf_age = ages
     return [
         Cookie(
             key=n.access,
@@ -38,7 +42,7 @@ def session_cookies(settings: Settings, access: str, refresh: str, csrf: str) ->
             httponly=True,
             samesite="lax",
             secure=secure,
-            max_age=int(ACCESS_TTL.total_seconds()),
+            max_age=access_age,
         ),
         Cookie(
             key=n.refresh,
@@ -47,7 +51,7 @@ def session_cookies(settings: Settings, access: str, refresh: str, csrf: str) ->
             httponly=True,
             samesite="strict",
             secure=secure,
-            max_age=int(REFRESH_TTL.total_seconds()),
+            max_age=refresh_age,
         ),
         Cookie(
             key=n.csrf,
@@ -56,37 +60,19 @@ def session_cookies(settings: Settings, access: str, refresh: str, csrf: str) ->
             httponly=False,
             samesite="lax",
             secure=secure,
-            max_age=int(REFRESH_TTL.total_seconds()),
+            max_age=csrf_age,
         ),
     ]
+
+
+def session_cookies(settings: Settings, access: str, refresh: str, csrf: str) -> list[Cookie]:
+    refresh_age = int(REFRESH_TTL.total_seconds())
+    ages = (int(ACCESS_TTL.total_seconds()), refresh_age, refresh_age)
+    return _cookies(settings, (access, refresh, csrf), ages)
 
 
 def cleared_cookies(settings: Settings) -> list[Cookie]:
-    secure = settings.is_production
-    n = names(settings)
-    return [
-        Cookie(
-            key=n.access,
-            value="",
-            path="/",
-            httponly=True,
-            samesite="lax",
-            secure=secure,
-            max_age=0,
-        ),
-        Cookie(
-            key=n.refresh,
-            value="",
-            path="/api/auth",
-            httponly=True,
-            samesite="strict",
-            secure=secure,
-            max_age=0,
-        ),
-        Cookie(
-            key=n.csrf, value="", path="/", httponly=False, samesite="lax", secure=secure, max_age=0
-        ),
-    ]
+    return _cookies(settings, ("", "", ""), (0, 0, 0))
 
 
 def with_cookies(response: Response[Any], cookies: list[Cookie]) -> Response[Any]:
