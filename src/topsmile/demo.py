@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from topsmile.auth.passwords import Hasher
 from topsmile.auth.principal import Principal, Role
@@ -18,7 +19,12 @@ from topsmile.clinics.schemas import AdminInput, ClinicSignup, StaffUserCreate
 from topsmile.clinics.service import create_clinic, create_user
 from topsmile.core import db
 from topsmile.scheduling import catalogue, providers
-from topsmile.scheduling.schemas import ProviderCreate, ServiceCreate, WorkingInterval
+from topsmile.scheduling.schemas import (
+    PeriodCreate,
+    ProviderCreate,
+    ServiceCreate,
+    WorkingInterval,
+)
 
 SLUG = "sorriso"
 PASSWORD = "Sorriso-Demo-2026"  # noqa: S105 - the demo clinic's published password
@@ -116,16 +122,20 @@ async def exists() -> bool:
         return await queries.clinic_by_slug(SLUG) is not None
 
 
-async def seed(hasher: Hasher) -> bool:
-    """Create the demo clinic unless it exists; True when it was created now."""
+async def seed(hasher: Hasher, slug: str = SLUG) -> bool:
+    """Create the demo clinic unless it exists; True when it was created now.
+
+    Every kind of record the API serves has at least one row here: the cross-clinic tenancy
+    test seeds another clinic with this and finds its ids by listing them.
+    """
     async with db.tenant_transaction(None):
-        if await queries.clinic_by_slug(SLUG) is not None:
+        if await queries.clinic_by_slug(slug) is not None:
             return False
     created = await create_clinic(
         hasher,
         ClinicSignup(
             name="Clínica Sorriso",
-            slug=SLUG,
+            slug=slug,
             timezone="America/Sao_Paulo",
             currency="brl",
             admin=AdminInput(
@@ -168,6 +178,7 @@ async def seed(hasher: Hasher) -> bool:
             ),
         )
         service_ids.append(row["id"])
+    provider_ids = []
     for first, last, specialty, offered, hours in PROVIDERS:
         provider = await providers.create_provider(
             admin,
@@ -186,6 +197,26 @@ async def seed(hasher: Hasher) -> bool:
             for start, end in spans
         ]
         await providers.set_working_hours(admin, provider["id"], intervals)
+        provider_ids.append(provider["id"])
+    for week, provider_id in enumerate(provider_ids):  # each takes a week off in January
+        monday = date(2027, 1, 4 + 7 * week)
+        await providers.add_time_off(
+            admin,
+            provider_id,
+            PeriodCreate(
+                start=_local(monday, 0),
+                end=_local(monday + timedelta(days=5), 0),
+                reason="Vacation",
+            ),
+        )
+    await catalogue.add_closure(
+        admin,
+        PeriodCreate(
+            start=_local(date(2026, 12, 24), 12),
+            end=_local(date(2026, 12, 26), 0),
+            reason="Christmas",
+        ),
+    )
     await _patients(hasher, clinic_id)
     return True
 
@@ -217,6 +248,10 @@ async def _patients(hasher: Hasher, clinic_id: uuid.UUID) -> None:
                 date(1960 + (index * 7) % 45, 1 + index % 12, 1 + (index * 5) % 28),
                 sms_opt_in=index % 3 != 0,
             )
+
+
+def _local(day: date, hour: int) -> datetime:
+    return datetime.combine(day, time(hour), ZoneInfo("America/Sao_Paulo"))
 
 
 def _ascii(name: str) -> str:
