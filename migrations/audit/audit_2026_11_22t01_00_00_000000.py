@@ -1,6 +1,6 @@
 """The append-only audit log: the database itself refuses UPDATE, DELETE and TRUNCATE."""
 
-from topsmile.core.migrate import raw_sql
+from topsmile.core.migrate import raw_sql, tenant_policy
 
 ID = "2026-11-22T01:00:00:000000"
 VERSION = "1.38.0"
@@ -39,12 +39,7 @@ STATEMENTS = [
     CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
         FOR EACH STATEMENT EXECUTE FUNCTION audit_log_refuse_change()
     """,
-    "ALTER TABLE audit_log ENABLE ROW LEVEL SECURITY",
-    "ALTER TABLE audit_log FORCE ROW LEVEL SECURITY",
-    """
-    CREATE POLICY audit_log_tenant ON audit_log
-        USING (clinic_id = app_clinic_id()) WITH CHECK (clinic_id = app_clinic_id())
-    """,
+    *tenant_policy("audit_log"),
     "GRANT SELECT, INSERT ON audit_log TO topsmile_app",
 ]
 

@@ -1,19 +1,10 @@
 """Users, sessions (token families), refresh tokens and single-use email tokens."""
 
-from topsmile.core.migrate import raw_sql
+from topsmile.core.migrate import raw_sql, tenant_policy
 
 ID = "2026-11-22T02:00:00:000000"
 VERSION = "1.38.0"
 DESCRIPTION = "app_user, auth_session, refresh_token, email_token"
-
-
-def tenant_policy(table: str) -> list[str]:
-    return [
-        f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY",
-        f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY",
-        f"""CREATE POLICY {table}_tenant ON {table}
-            USING (clinic_id = app_clinic_id()) WITH CHECK (clinic_id = app_clinic_id())""",
-    ]
 
 
 STATEMENTS = [

@@ -1,6 +1,6 @@
 """The notifications log: one row per (event, channel), written by the email and SMS handlers."""
 
-from topsmile.core.migrate import raw_sql
+from topsmile.core.migrate import raw_sql, tenant_policy
 
 ID = "2026-11-22T01:00:00:000000"
 VERSION = "1.38.0"
@@ -31,12 +31,7 @@ STATEMENTS = [
     "CREATE INDEX notification_clinic_created ON notification (clinic_id, created_at DESC)",
     "CREATE INDEX notification_appointment ON notification (clinic_id, appointment_id)",
     "CREATE INDEX notification_patient ON notification (clinic_id, patient_id)",
-    "ALTER TABLE notification ENABLE ROW LEVEL SECURITY",
-    "ALTER TABLE notification FORCE ROW LEVEL SECURITY",
-    """
-    CREATE POLICY notification_tenant ON notification
-        USING (clinic_id = app_clinic_id()) WITH CHECK (clinic_id = app_clinic_id())
-    """,
+    *tenant_policy("notification"),
     "GRANT SELECT, INSERT, UPDATE ON notification TO topsmile_app",
 ]
 

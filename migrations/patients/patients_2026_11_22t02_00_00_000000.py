@@ -1,6 +1,6 @@
 """Patient records (a patient may have a user account for the booking web app)."""
 
-from topsmile.core.migrate import raw_sql
+from topsmile.core.migrate import raw_sql, tenant_policy
 
 ID = "2026-11-22T02:00:00:000000"
 VERSION = "1.38.0"
@@ -31,10 +31,7 @@ STATEMENTS = [
     """CREATE UNIQUE INDEX patient_active_phone ON patient (clinic_id, phone)
        WHERE status = 'active' AND phone IS NOT NULL""",
     "CREATE UNIQUE INDEX patient_user ON patient (clinic_id, user_id) WHERE user_id IS NOT NULL",
-    "ALTER TABLE patient ENABLE ROW LEVEL SECURITY",
-    "ALTER TABLE patient FORCE ROW LEVEL SECURITY",
-    """CREATE POLICY patient_tenant ON patient
-       USING (clinic_id = app_clinic_id()) WITH CHECK (clinic_id = app_clinic_id())""",
+    *tenant_policy("patient"),
     "GRANT SELECT, INSERT, UPDATE ON patient TO topsmile_app",
 ]
 

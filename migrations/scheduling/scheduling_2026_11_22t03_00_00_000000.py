@@ -1,20 +1,11 @@
 """The clinic's catalogue: providers, services, who offers what, working hours, time off,
 closures. Deactivation instead of deletion wherever appointments will refer to a row."""
 
-from topsmile.core.migrate import raw_sql
+from topsmile.core.migrate import raw_sql, tenant_policy
 
 ID = "2026-11-22T03:00:00:000000"
 VERSION = "1.38.0"
 DESCRIPTION = "provider, clinic_service, provider_service, working_hours, time_off, closure"
-
-
-def tenant_policy(table: str) -> list[str]:
-    return [
-        f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY",
-        f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY",
-        f"""CREATE POLICY {table}_tenant ON {table}
-            USING (clinic_id = app_clinic_id()) WITH CHECK (clinic_id = app_clinic_id())""",
-    ]
 
 
 STATEMENTS = [

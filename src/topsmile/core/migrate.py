@@ -114,6 +114,16 @@ def raw_sql(
     return forwards
 
 
+def tenant_policy(table: str) -> list[str]:
+    """Forced row-level security limiting `table` to the transaction's clinic."""
+    return [
+        f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY",
+        f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY",
+        f"""CREATE POLICY {table}_tenant ON {table}
+            USING (clinic_id = app_clinic_id()) WITH CHECK (clinic_id = app_clinic_id())""",
+    ]
+
+
 async def _grant_app_role(login_role: str) -> None:
     """Let an externally created application login act with TopSmile's grants."""
     rows = await db.fetch("SELECT 1 AS ok FROM pg_roles WHERE rolname = {}", login_role)

@@ -171,13 +171,13 @@ class Notifier:
         attempt: int,
         dead: bool,
     ) -> None:
-        payload: Payload | None = None
-        recipient = ""
+        payload: Payload | None
         try:
             payload = parse_payload(event)
-        except msgspec.ValidationError:
-            pass  # a malformed payload is itself the failure being recorded
-        else:
+        except msgspec.ValidationError:  # a malformed payload is itself the failure recorded
+            payload = None
+        recipient = ""
+        if payload is not None:
             contact = payload.recipient.email if channel == "email" else payload.recipient.phone
             recipient = contact or ""
         await _log(
