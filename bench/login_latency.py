@@ -79,6 +79,13 @@ async def login(client: httpx.AsyncClient, slug: str, i: int) -> float:
     return time.perf_counter() - started
 
 
+async def failed_login(client: httpx.AsyncClient, body: dict[str, str]) -> float:
+    started = time.perf_counter()
+    response = await client.post("/api/auth/login", json=body)
+    assert response.status_code == 401, response.text
+    return time.perf_counter() - started
+
+
 async def live(client: httpx.AsyncClient) -> float:
     started = time.perf_counter()
     response = await client.get("/api/health/live")
@@ -110,6 +117,7 @@ async def main() -> None:
             "DATABASE_MIGRATION_URL": urls.database_migration_url,
             "TOPSMILE_RATE_LOGIN_PER_IP": "1000000/15m",
             "TOPSMILE_RATE_API_PER_USER": "1000000/1m",
+            "TOPSMILE_LOGIN_MAX_FAILURES": "1000000",
         }
         server = await asyncio.create_subprocess_exec(
             sys.executable,
@@ -133,6 +141,20 @@ async def main() -> None:
             await login(client, slug, 0)  # warm-up
             sequential = [await login(client, slug, i) for i in range(args.logins)]
             floor = [await live(client) for _ in range(300)]
+            known = {"clinic": slug, "email": "u1@bench.example.com"}
+            failures = {
+                "401 wrong password": {**known, "password": "Not-The-Password-1"},
+                "401 unknown email": {
+                    **known,
+                    "email": "ghost@bench.example.com",
+                    "password": PASSWORD,
+                },
+                "401 unknown clinic": {**known, "clinic": "no-such-clinic", "password": PASSWORD},
+            }
+            refused = {
+                name: [await failed_login(client, body) for _ in range(30)]
+                for name, body in failures.items()
+            }
             during: list[float] = []
             storm_logins: list[float] = []
             for _ in range(args.storms):
@@ -156,6 +178,7 @@ async def main() -> None:
         print("|---|---|---|---|")
         rows = [
             ("login, sequential", sequential),
+            *((f"login, {name}", samples) for name, samples in refused.items()),
             ("login, inside a storm of 20", storm_logins),
             ("/api/health/live, idle (floor)", floor),
             ("/api/health/live, during storms", during),
