@@ -194,13 +194,8 @@ async def update_clinic(principal: Principal, patch: ClinicPatch) -> dict[str, A
             settings_sent = sorted(patch.settings)
         if not changes:
             return clinic
-        assignments = ", ".join(
-            f"{column} = {{}}" + ("::jsonb" if column == "settings" else "") for column in changes
-        )
-        [clinic] = await db.fetch(
-            f"UPDATE clinic SET {assignments}, updated_at = now() WHERE id = {{}} RETURNING *",  # noqa: S608 - columns are ours
-            *changes.values(),
-            principal.clinic_id,
+        clinic = await db.update_row(
+            "clinic", principal.clinic_id, changes, jsonb=frozenset({"settings"})
         )
         fields = [key for key in changes if key != "settings"]
         fields += [f"settings.{key}" for key in settings_sent]
@@ -319,12 +314,7 @@ async def update_user(
         stays_active = changes.get("active", user["active"])
         if user["role"] == "admin" and user["active"] and not (stays_admin and stays_active):
             await _keep_an_admin(principal.clinic_id, user_id)
-        assignments = ", ".join(f"{column} = {{}}" for column in changes)
-        [updated] = await db.fetch(
-            f"UPDATE app_user SET {assignments}, updated_at = now() WHERE id = {{}} RETURNING *",  # noqa: S608 - columns are ours
-            *changes.values(),
-            user_id,
-        )
+        updated = await db.update_row("app_user", user_id, changes)
         if changes.get("active") is False:
             revoked = await sessions.revoke(user_id=user_id, reason="deactivated")
         await _publish_user_changes(principal, user, changes)

@@ -9,8 +9,10 @@ append-only, so contact details written there could never be erased.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -230,16 +232,16 @@ async def _check_unique(
                 raise Conflict(message)
 
 
-async def _write(sql: str, *args: Any) -> dict[str, Any]:
-    """An INSERT/UPDATE … RETURNING *; a race past the checks still ends in a clean 409."""
+@contextlib.asynccontextmanager
+async def _duplicates_conflict() -> AsyncIterator[None]:
+    """A race past the uniqueness checks still ends in a clean 409."""
     try:
-        [row] = await db.fetch(sql, *args)
+        yield
     except UniqueViolationError as exc:
         message = _UNIQUE_INDEXES.get(exc.constraint_name or "")
         if message is None:
             raise
         raise Conflict(message) from None
-    return row
 
 
 def _event(principal: Principal, name: str, patient_id: uuid.UUID, **payload: Any) -> Any:
@@ -265,12 +267,13 @@ async def create_patient(principal: Principal, data: PatientCreate) -> dict[str,
     async with db.tenant_transaction(principal.clinic_id):
         await _check_birth_date(principal.clinic_id, values["date_of_birth"])
         await _check_unique({**values, "status": "active"}, {"email", "phone"}, None)
-        row = await _write(
-            f"INSERT INTO patient (clinic_id, {', '.join(columns)})"  # noqa: S608 - whitelisted columns
-            f" VALUES ({{}}, {', '.join('{}' for _ in columns)}) RETURNING *",
-            principal.clinic_id,
-            *values.values(),
-        )
+        async with _duplicates_conflict():
+            [row] = await db.fetch(
+                f"INSERT INTO patient (clinic_id, {', '.join(columns)})"  # noqa: S608 - whitelisted columns
+                f" VALUES ({{}}, {', '.join('{}' for _ in columns)}) RETURNING *",
+                principal.clinic_id,
+                *values.values(),
+            )
         await publish(_event(principal, "patient.created", row["id"]))
     return row
 
@@ -288,13 +291,8 @@ async def _apply(
     # Reactivating a record claims its email and phone again.
     claimed = set(changes) | ({"email", "phone"} if "status" in changes else set())
     await _check_unique(after, claimed, current["id"])
-    assignments = ", ".join(f"{column} = {{}}" for column in changes)
-    row = await _write(
-        f"UPDATE patient SET {assignments}, updated_at = now()"  # noqa: S608 - whitelisted columns
-        " WHERE id = {} RETURNING *",
-        *changes.values(),
-        current["id"],
-    )
+    async with _duplicates_conflict():
+        row = await db.update_row("patient", current["id"], changes)
     await publish(
         _event(principal, "patient.updated", current["id"], fields=_camel(sorted(changes)))
     )

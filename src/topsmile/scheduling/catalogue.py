@@ -119,12 +119,8 @@ async def update_service(
         changes["color"] = changes["color"].upper()
     async with db.tenant_transaction(principal.clinic_id):
         await _service(service_id, bookable_only=False, lock=True)
-        for column, value in changes.items():
-            await db.fetch(
-                f"UPDATE clinic_service SET {column} = {{}}, updated_at = now() WHERE id = {{}}",  # noqa: S608
-                value,
-                service_id,
-            )
+        if changes:
+            await db.update_row("clinic_service", service_id, changes)
         await publish(_event(principal, "service.updated", "service", service_id))
         return await _service(service_id, bookable_only=False)
 

@@ -154,19 +154,16 @@ async def update_provider(
     if isinstance(changes.get("email"), str):
         changes["email"] = changes["email"].lower()
     async with db.tenant_transaction(principal.clinic_id):
-        await _provider(provider_id, lock=True)
+        row = await _provider(provider_id, lock=True)
         service_ids = None if data.service_ids is msgspec.UNSET else data.service_ids
         await _check_references(changes.get("user_id"), service_ids)
-        for column, value in changes.items():
-            await db.fetch(
-                f"UPDATE provider SET {column} = {{}}, updated_at = now() WHERE id = {{}}",  # noqa: S608
-                value,
-                provider_id,
-            )
+        if changes:
+            row = await db.update_row("provider", provider_id, changes)
         if service_ids is not None:
             await _set_services(principal.clinic_id, provider_id, service_ids)
         await publish(_event(principal, "provider.updated", provider_id, fields=sorted(changes)))
-    return await get_provider(principal, provider_id, active_only=False)
+        offered = await _service_ids([provider_id])
+    return {**row, "service_ids": offered[provider_id]}
 
 
 async def deactivate_provider(principal: Principal, provider_id: uuid.UUID) -> None:
@@ -210,11 +207,15 @@ async def get_working_hours(
 ) -> list[dict[str, Any]]:
     async with db.tenant_transaction(principal.clinic_id):
         await _provider(provider_id, active_only=active_only)
-        rows = await db.fetch(
-            "SELECT weekday, start_minute, end_minute FROM working_hours WHERE provider_id = {}"
-            " ORDER BY weekday, start_minute",
-            provider_id,
-        )
+        return await _working_hours(provider_id)
+
+
+async def _working_hours(provider_id: uuid.UUID) -> list[dict[str, Any]]:
+    rows = await db.fetch(
+        "SELECT weekday, start_minute, end_minute FROM working_hours WHERE provider_id = {}"
+        " ORDER BY weekday, start_minute",
+        provider_id,
+    )
     return [
         {"weekday": r["weekday"], "start": _wall(r["start_minute"]), "end": _wall(r["end_minute"])}
         for r in rows
@@ -228,18 +229,17 @@ async def set_working_hours(
     async with db.tenant_transaction(principal.clinic_id):
         await _provider(provider_id, lock=True)
         await db.fetch("DELETE FROM working_hours WHERE provider_id = {}", provider_id)
-        for interval in intervals:
-            await db.fetch(
-                "INSERT INTO working_hours (clinic_id, provider_id, weekday, start_minute,"
-                " end_minute) VALUES ({}, {}, {}, {}, {})",
-                principal.clinic_id,
-                provider_id,
-                interval.weekday,
-                _minutes(interval.start),
-                _minutes(interval.end),
-            )
+        await db.fetch(
+            "INSERT INTO working_hours (clinic_id, provider_id, weekday, start_minute, end_minute)"
+            " SELECT {}, {}, * FROM unnest({}::smallint[], {}::smallint[], {}::smallint[])",
+            principal.clinic_id,
+            provider_id,
+            [interval.weekday for interval in intervals],
+            [_minutes(interval.start) for interval in intervals],
+            [_minutes(interval.end) for interval in intervals],
+        )
         await publish(_event(principal, "provider.hours_changed", provider_id))
-    return await get_working_hours(principal, provider_id, active_only=False)
+        return await _working_hours(provider_id)
 
 
 # --- time off ----------------------------------------------------------------------------
