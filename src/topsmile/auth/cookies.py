@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from litestar import Response
 from litestar.datastructures import Cookie
@@ -27,41 +27,31 @@ def names(settings: Settings) -> CookieNames:
     return PRODUCTION if settings.is_production else DEVELOPMENT
 
 
+# (path, HttpOnly, SameSite) of the access, refresh and CSRF cookies, in that order.
+_FLAGS: tuple[tuple[str, bool, Literal["lax", "strict"]], ...] = (
+    ("/", True, "lax"),
+    ("/api/auth", True, "strict"),
+    ("/", False, "lax"),  # the web app reads it to send X-CSRF-Token
+)
+
+
 def _cookies(
     settings: Settings, values: tuple[str, str, str], ages: tuple[int, int, int]
 ) -> list[Cookie]:
     n = names(settings)
-    secure = settings.is_production
-    access, refresh, csrf = values
-    access_age, refresh_age, csrf_age = ages
     return [
         Cookie(
-            key=n.access,
-            value=access,
-            path="/",
-            httponly=True,
-            samesite="lax",
-            secure=secure,
-            max_age=access_age,
-        ),
-        Cookie(
-            key=n.refresh,
-            value=refresh,
-            path="/api/auth",
-            httponly=True,
-            samesite="strict",
-            secure=secure,
-            max_age=refresh_age,
-        ),
-        Cookie(
-            key=n.csrf,
-            value=csrf,
-            path="/",
-            httponly=False,
-            samesite="lax",
-            secure=secure,
-            max_age=csrf_age,
-        ),
+            key=key,
+            value=value,
+            path=path,
+            httponly=httponly,
+            samesite=samesite,
+            secure=settings.is_production,
+            max_age=age,
+        )
+        for key, value, age, (path, httponly, samesite) in zip(
+            (n.access, n.refresh, n.csrf), values, ages, _FLAGS, strict=True
+        )
     ]
 
 
