@@ -11,22 +11,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import shutil
 import signal
 import statistics
 import sys
-import tempfile
 import time
 import uuid
-import warnings
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
+
+from stores import fresh_stores, server_env
 
 from topsmile.config import load_settings
 from topsmile.core import db
-from topsmile.core.embedded import EmbeddedStores
-from topsmile.core.migrate import apply_migrations
 from topsmile.events import bus
 from topsmile.events.outbox import publish
 from topsmile.events.types import AppointmentNotice, Recipient, new_event
@@ -104,20 +99,8 @@ async def main() -> None:
     parser.add_argument("--events", type=int, default=3000)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    warnings.filterwarnings("ignore", module="platformdirs")
-    directory = Path(tempfile.mkdtemp(prefix="topsmile-bench-"))
-    directory.chmod(0o755)
-    stores = EmbeddedStores(directory)
-    try:
-        urls = stores.start("bench")
-        await apply_migrations(urls.database_migration_url)
-        env = {
-            **os.environ,
-            "DATABASE_URL": urls.database_url,
-            "REDIS_URL": urls.redis_url,
-            "DATABASE_MIGRATION_URL": urls.database_migration_url,
-            "TOPSMILE_ENV": "test",
-        }
+    async with fresh_stores() as urls:
+        env = server_env(urls, TOPSMILE_ENV="test")
         settings = load_settings(environ=env, dotenv=None)
         await db.open_pool(urls.database_url)
         bus.install(build_bus(settings))
@@ -129,9 +112,6 @@ async def main() -> None:
             runs = ", ".join(f"{r:.0f}" for r in rates)
             print(f"| {processes} | {statistics.median(rates):.0f} | {runs} |")
         await db.close_pool()
-    finally:
-        stores.release()
-        shutil.rmtree(directory, ignore_errors=True)
 
 
 if __name__ == "__main__":

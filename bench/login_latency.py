@@ -14,26 +14,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import shutil
 import signal
 import socket
 import statistics
 import sys
-import tempfile
 import time
 import uuid
-import warnings
-from pathlib import Path
 
 import httpx
 import msgspec
+from stores import fresh_stores, server_env
 
 from topsmile.auth.passwords import Hasher
 from topsmile.clinics.schemas import ClinicSettings
 from topsmile.core import db
-from topsmile.core.embedded import EmbeddedStores
-from topsmile.core.migrate import apply_migrations
+from topsmile.core.embedded import EmbeddedUrls
 
 PASSWORD = "Correct-Horse-Battery-9"
 USERS = 20
@@ -98,27 +93,23 @@ async def main() -> None:
     parser.add_argument("--logins", type=int, default=60)
     parser.add_argument("--storms", type=int, default=5)
     args = parser.parse_args()
-    warnings.filterwarnings("ignore", module="platformdirs")
-    directory = Path(tempfile.mkdtemp(prefix="topsmile-bench-"))
-    directory.chmod(0o755)
-    stores = EmbeddedStores(directory)
+    async with fresh_stores() as urls:
+        await measure(args, urls)
+
+
+async def measure(args: argparse.Namespace, urls: EmbeddedUrls) -> None:
     server = None
     try:
-        urls = stores.start("bench")
-        await apply_migrations(urls.database_migration_url)
         slug = await seed(urls.database_url)
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             port = sock.getsockname()[1]
-        env = {
-            **os.environ,
-            "DATABASE_URL": urls.database_url,
-            "REDIS_URL": urls.redis_url,
-            "DATABASE_MIGRATION_URL": urls.database_migration_url,
-            "TOPSMILE_RATE_LOGIN_PER_IP": "1000000/15m",
-            "TOPSMILE_RATE_API_PER_USER": "1000000/1m",
-            "TOPSMILE_LOGIN_MAX_FAILURES": "1000000",
-        }
+        env = server_env(
+            urls,
+            TOPSMILE_RATE_LOGIN_PER_IP="1000000/15m",
+            TOPSMILE_RATE_API_PER_USER="1000000/1m",
+            TOPSMILE_LOGIN_MAX_FAILURES="1000000",
+        )
         server = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
@@ -190,8 +181,6 @@ async def main() -> None:
         if server is not None and server.returncode is None:
             server.send_signal(signal.SIGTERM)
             await server.wait()
-        stores.release()
-        shutil.rmtree(directory, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -16,20 +16,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import shutil
 import statistics
-import tempfile
 import time
 import uuid
-import warnings
-from pathlib import Path
 
 import asyncpg
+from stores import fresh_stores
 
 from topsmile.auth.principal import Principal
 from topsmile.core import db
-from topsmile.core.embedded import EmbeddedStores
-from topsmile.core.migrate import apply_migrations
 from topsmile.patients.service import PatientFilter, search, search_queries
 
 FIRST_NAMES = """Ana Maria Mariana Marcos Marcelo Márcia João Joana José Josefa Pedro Paulo Paula
@@ -137,13 +132,7 @@ async def main() -> None:
     parser.add_argument("--patients", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=50)
     args = parser.parse_args()
-    warnings.filterwarnings("ignore", module="platformdirs")
-    directory = Path(tempfile.mkdtemp(prefix="topsmile-bench-"))
-    directory.chmod(0o755)
-    stores = EmbeddedStores(directory)
-    try:
-        urls = stores.start("bench")
-        await apply_migrations(urls.database_migration_url)
+    async with fresh_stores() as urls:
         await db.open_pool(urls.database_url)
         started = time.perf_counter()
         clinic = await seed_clinic(args.patients)
@@ -168,9 +157,6 @@ async def main() -> None:
             median, p95 = statistics.median(samples), statistics.quantiles(samples, n=20)[18]
             print(f"| {label} | {total} | {median:.2f} | {p95:.2f} | {args.runs} |")
         await db.close_pool()
-    finally:
-        stores.release()
-        shutil.rmtree(directory, ignore_errors=True)
 
 
 if __name__ == "__main__":
