@@ -7,6 +7,7 @@ import time
 import uuid
 from collections import Counter
 from datetime import timedelta
+from typing import Any
 
 import asyncpg
 import pytest
@@ -42,6 +43,15 @@ async def _delivery(event_id: uuid.UUID) -> dict[str, dict[str, object]]:
     return {row["handler"]: row for row in rows}
 
 
+async def _publish_reminder(**kwargs: Any) -> Event:
+    """A reminder of a fresh clinic, published in a committed transaction."""
+    clinic = uuid.uuid4()
+    event = reminder(clinic, **kwargs)
+    async with db.tenant_transaction(clinic):
+        await publish(event)
+    return event
+
+
 async def _drain(relay: Relay, rounds: int = 20) -> None:
     for _ in range(rounds):
         if await relay.run_once() == 0:
@@ -54,10 +64,8 @@ async def test_committed_event_reaches_every_subscribed_handler(private_bus: Bus
     private_bus.subscribe(audit, [ALL_EVENTS], audit_event)
     private_bus.subscribe("first", ["appointment.reminder_due"], first)
     private_bus.subscribe("second", ["appointment.created"], second)
-    clinic = uuid.uuid4()
-    event = reminder(clinic)
-    async with db.tenant_transaction(clinic):
-        await publish(event)
+    event = await _publish_reminder()
+    clinic = event.clinic_id
     await _drain(Relay(private_bus, FAST))
 
     assert first.calls[event.id] == 1
@@ -96,10 +104,7 @@ async def test_flaky_handler_is_retried_and_delivered_once(private_bus: Bus) -> 
     flaky, steady = Recorder(fail_times=2), Recorder()
     private_bus.subscribe("flaky", [ALL_EVENTS], flaky)
     private_bus.subscribe("steady", [ALL_EVENTS], steady)
-    clinic = uuid.uuid4()
-    event = reminder(clinic)
-    async with db.tenant_transaction(clinic):
-        await publish(event)
+    event = await _publish_reminder()
     await _drain(Relay(private_bus, FAST))
 
     assert flaky.calls[event.id] == 3
@@ -114,10 +119,7 @@ async def test_failing_handler_ends_dead_and_others_deliver(private_bus: Bus) ->
     broken, steady = Recorder(fail_times=1000), Recorder()
     private_bus.subscribe("broken", [ALL_EVENTS], broken)
     private_bus.subscribe("steady", [ALL_EVENTS], steady)
-    clinic = uuid.uuid4()
-    event = reminder(clinic)
-    async with db.tenant_transaction(clinic):
-        await publish(event)
+    event = await _publish_reminder()
     await _drain(Relay(private_bus, FAST))
 
     assert broken.calls[event.id] == FAST.max_attempts
@@ -197,10 +199,7 @@ async def test_expired_lease_is_taken_over_and_late_finisher_cannot_mark_it(
 ) -> None:
     recorder = Recorder()
     private_bus.subscribe("rec", [ALL_EVENTS], recorder)
-    clinic = uuid.uuid4()
-    event = reminder(clinic)
-    async with db.tenant_transaction(clinic):
-        await publish(event)
+    event = await _publish_reminder()
     slow = Relay(private_bus, RelayConfig(lease_seconds=10))
     claims = [c for c in await slow.claim() if c.event.id == event.id]
     assert len(claims) == 1
