@@ -9,7 +9,7 @@ from typing import Any
 from topsmile.auth import sessions, tokens
 from topsmile.auth.passwords import policy_violation
 from topsmile.auth.principal import Principal
-from topsmile.auth.service import SignedIn, invalid_token, signed_in
+from topsmile.auth.service import SignedIn, invalid_token, session_tokens
 from topsmile.clinics import queries
 from topsmile.core import clock, db, validation
 from topsmile.core.errors import Conflict, NotFound, ValidationError
@@ -105,7 +105,7 @@ async def register(
         )
         await send_email_token(rt, purpose="verify_email", user=user, clinic=clinic, ip=ip)
         issued = await sessions.open_session(clinic["id"], user["id"], user_agent=user_agent, ip=ip)
-    return signed_in(rt, user, clinic, issued), patient
+    return session_tokens(rt, user, clinic, issued), patient
 
 
 async def link_or_create_patient(

@@ -29,7 +29,7 @@ class SignedIn:
     csrf_token: str
 
 
-def signed_in(
+def session_tokens(
     rt: Runtime, user: dict[str, Any], clinic: dict[str, Any], issued: sessions.IssuedSession
 ) -> SignedIn:
     claims = tokens.AccessClaims(user["id"], clinic["id"], user["role"], issued.session_id)
@@ -109,7 +109,7 @@ async def login(
                 ip=ip,
             )
         )
-    return signed_in(rt, user, clinic, issued)
+    return session_tokens(rt, user, clinic, issued)
 
 
 async def refresh(rt: Runtime, refresh_token: str, *, ip: str, user_agent: str | None) -> SignedIn:
@@ -174,7 +174,7 @@ async def refresh(rt: Runtime, refresh_token: str, *, ip: str, user_agent: str |
                 issued = sessions.IssuedSession(
                     row["session_id"], new_refresh, row["session_expires"]
                 )
-                result = signed_in(rt, user, clinic, issued)
+                result = session_tokens(rt, user, clinic, issued)
     if reuse_session is not None:
         await rt.denylist.revoke_sessions([reuse_session])
         raise Unauthenticated("This sign-in was used elsewhere; sign in again.")

@@ -17,7 +17,7 @@ from topsmile.auth import sessions
 from topsmile.auth.accounts import check_password
 from topsmile.auth.passwords import Hasher
 from topsmile.auth.principal import Principal, Role
-from topsmile.auth.service import SignedIn, signed_in
+from topsmile.auth.service import SignedIn, session_tokens
 from topsmile.clinics import queries
 from topsmile.clinics.schemas import (
     ClinicPatch,
@@ -149,7 +149,7 @@ async def signup(rt: Runtime, data: ClinicSignup, *, ip: str, user_agent: str | 
     await rt.throttle.enforce(throttle_key("signup-ip", ip), rt.settings.rate_signup_per_ip)
     created = await create_clinic(rt.hasher, data, ip=ip, user_agent=user_agent, with_session=True)
     assert created.session is not None
-    return signed_in(rt, created.admin, created.clinic, created.session)
+    return session_tokens(rt, created.admin, created.clinic, created.session)
 
 
 # --- The caller's clinic ----------------------------------------------------------------

@@ -30,10 +30,6 @@ class EdgeMiddleware:
         self.app = app
         self.production = production
 
-    def __getattr__(self, name: str) -> Any:
-        # Tests and tools reach through to the Litestar app (openapi_schema, state, ...).
-        return getattr(self.app, name)
-
     async def __call__(self, scope: Any, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
