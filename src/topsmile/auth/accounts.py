@@ -13,7 +13,7 @@ from topsmile.auth.service import SignedIn, invalid_token, session_tokens
 from topsmile.clinics import queries
 from topsmile.core import clock, db, validation
 from topsmile.core.errors import Conflict, NotFound, ValidationError
-from topsmile.core.throttle import throttle_key
+from topsmile.core.throttle import ip_throttle_key, throttle_key
 from topsmile.events.outbox import publish
 from topsmile.events.types import AccountToken, Recipient, new_event
 from topsmile.runtime import Runtime
@@ -75,7 +75,7 @@ async def register(
     ip: str,
     user_agent: str | None,
 ) -> tuple[SignedIn, dict[str, Any]]:
-    await rt.throttle.enforce(throttle_key("register-ip", ip), rt.settings.rate_register_per_ip)
+    await rt.throttle.enforce(ip_throttle_key("register-ip", ip), rt.settings.rate_register_per_ip)
     email = validation.email(email)
     first_name = validation.required_text(first_name, "firstName")
     last_name = validation.required_text(last_name, "lastName")

@@ -12,7 +12,7 @@ from topsmile.clinics import queries
 from topsmile.config import Rate
 from topsmile.core import clock, db
 from topsmile.core.errors import RateLimited, Unauthenticated, ValidationError
-from topsmile.core.throttle import throttle_key
+from topsmile.core.throttle import ip_throttle_key, throttle_key
 from topsmile.events.outbox import publish
 from topsmile.events.types import new_event
 from topsmile.runtime import Runtime
@@ -52,7 +52,7 @@ async def login(
 ) -> SignedIn:
     """Unknown clinic, unknown email, wrong password and inactive user all answer the same
     401 after the same argon2 work, and count the same towards the account's lock."""
-    await rt.throttle.enforce(throttle_key("login-ip", ip), rt.settings.rate_login_per_ip)
+    await rt.throttle.enforce(ip_throttle_key("login-ip", ip), rt.settings.rate_login_per_ip)
     email = email.strip().lower()
     failures = throttle_key("login-fail", clinic_slug.strip().lower(), email)
     locked = await rt.throttle.peek(failures, _failure_rate(rt))

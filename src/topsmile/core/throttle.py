@@ -95,6 +95,25 @@ def client_ip(peer: str | None, forwarded_for: str | None, trusted: tuple[str, .
     return peer
 
 
+def ip_bucket(address: str) -> str:
+    """The unit per-IP limits count: an IPv4 address, or an IPv6 client's /64 (one host
+    usually holds a whole /64, so counting single IPv6 addresses would not limit it)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)
+
+
+def ip_throttle_key(kind: str, address: str) -> str:
+    """The key of every per-IP limit."""
+    return throttle_key(kind, ip_bucket(address))
+
+
 def _is_trusted(address: str, trusted: tuple[str, ...]) -> bool:
     try:
         ip = ipaddress.ip_address(address)
