@@ -17,8 +17,8 @@ _DESCRIPTIONS = {
     401: ("unauthenticated", "No session, or it expired or was revoked"),
     403: (
         "forbidden",
-        "Your role may not do this, or the CSRF token is missing, or (csrf-failed) a"
-        " session-less endpoint was called cross-site",
+        "Your role may not do this, the CSRF token is missing, or a session-less endpoint"
+        " was called from another site",
     ),
     404: ("not-found", "No such resource in your clinic"),
     409: ("conflict", "A duplicate or a state conflict"),
