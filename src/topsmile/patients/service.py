@@ -16,7 +16,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import msgspec
 from asyncpg.exceptions import UniqueViolationError
@@ -24,7 +23,7 @@ from asyncpg.exceptions import UniqueViolationError
 from topsmile.audit import service as audit
 from topsmile.auth.principal import Principal
 from topsmile.clinics import queries
-from topsmile.core import clock, db, validation
+from topsmile.core import db, validation
 from topsmile.core.errors import Conflict, NotFound, ValidationError
 from topsmile.core.ranges import offset_of
 from topsmile.events.outbox import publish
@@ -33,7 +32,6 @@ from topsmile.patients.schemas import OwnProfilePatch, PatientCreate, PatientPat
 
 EMAIL_TAKEN = "Another active patient of this clinic has this email."
 PHONE_TAKEN = "Another active patient of this clinic has this phone number."
-_EARLIEST_BIRTH = date(1900, 1, 1)
 _NUL = "Text may not contain NUL characters."  # PostgreSQL text cannot store them
 
 # Columns a write may set; request fields map onto them by name.
@@ -75,7 +73,7 @@ _NAME_ARMS = (
 )
 _PHONE_ARM = "starts_with(phone_digits, {})"
 # A query that could only be a phone number: digits with the usual punctuation.
-_PHONE_LIKE = re.compile(r"^[0-9\s()+.\-/]*[0-9][0-9\s()+.\-/]*$")
+_PHONE_LIKE = re.compile(r"[0-9\s()+.\-/]*[0-9][0-9\s()+.\-/]*")
 _NON_DIGITS = re.compile(r"[^0-9]")
 _ORDER = " ORDER BY last_name_key, first_name_key, id"
 
@@ -105,7 +103,7 @@ def search_queries(
     if text:
         arms = list(_NAME_ARMS)
         args += [text] * len(_NAME_ARMS)
-        if _PHONE_LIKE.match(text):
+        if _PHONE_LIKE.fullmatch(text):
             arms.append(_PHONE_ARM)
             args.append(_NON_DIGITS.sub("", text))
         conditions.append("(" + " OR ".join(arms) + ")")
@@ -193,8 +191,6 @@ def _clean(column: str, key: str, value: Any) -> Any:
         return validation.email(value, key)
     if column == "phone":
         return validation.phone(value, key)
-    if column == "date_of_birth" and value < _EARLIEST_BIRTH:
-        raise ValidationError.on(key, "Use a date of birth after 1900-01-01.")
     if column == "notes" and not value.strip():
         return None
     return value
@@ -215,8 +211,7 @@ async def _check_birth_date(clinic_id: uuid.UUID, born: date | None) -> None:
     if born is None:
         return
     clinic = await queries.clinic_by_id(clinic_id)
-    if born > clock.now().astimezone(ZoneInfo(clinic["timezone"])).date():
-        raise ValidationError.on("dateOfBirth", "The date of birth is in the future.")
+    validation.date_of_birth(born, clinic["timezone"])
 
 
 async def _check_unique(
