@@ -18,11 +18,13 @@ async def test_every_reference_between_tenant_tables_includes_clinic_id() -> Non
     rows = await db.fetch(
         """
         SELECT c.conname AS name,
-               ARRAY(SELECT a.attname::text FROM unnest(c.conkey) k
-                     JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k)
+               ARRAY(SELECT a.attname::text FROM unnest(c.conkey) WITH ORDINALITY k(num, pos)
+                     JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.num
+                     ORDER BY k.pos)
                    AS columns,
-               ARRAY(SELECT a.attname::text FROM unnest(c.confkey) k
-                     JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k)
+               ARRAY(SELECT a.attname::text FROM unnest(c.confkey) WITH ORDINALITY k(num, pos)
+                     JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.num
+                     ORDER BY k.pos)
                    AS referenced
         FROM pg_constraint c
         WHERE c.contype = 'f' AND c.connamespace = 'public'::regnamespace

@@ -65,9 +65,17 @@ def test_slug_matches_the_whole_string() -> None:
         validation.slug("sorriso\n")
 
 
-def _input_structs() -> list[type[Input]]:
-    for module in pkgutil.walk_packages(topsmile.__path__, "topsmile."):
+def _modules() -> list[Any]:
+    """Every module of the package (not `__main__`, which runs the CLI)."""
+    return [
         importlib.import_module(module.name)
+        for module in pkgutil.walk_packages(topsmile.__path__, "topsmile.")
+        if not module.name.endswith("__main__")
+    ]
+
+
+def _input_structs() -> list[type[Input]]:
+    _modules()
     found: list[type[Input]] = []
     pending: list[type[Any]] = [Input]
     while pending:
@@ -112,11 +120,10 @@ def test_every_pattern_matches_only_whole_values(where: str, data: st.DataObject
 
 def _module_patterns() -> dict[str, re.Pattern[str]]:
     found = {}
-    for module in pkgutil.walk_packages(topsmile.__path__, "topsmile."):
-        loaded = importlib.import_module(module.name)
-        for name, value in vars(loaded).items():
+    for module in _modules():
+        for name, value in vars(module).items():
             if isinstance(value, re.Pattern):
-                found[f"{module.name}.{name}"] = value
+                found[f"{module.__name__}.{name}"] = value
     return found
 
 
