@@ -9,16 +9,13 @@ append-only, so contact details written there could never be erased.
 
 from __future__ import annotations
 
-import contextlib
 import re
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 import msgspec
-from asyncpg.exceptions import UniqueViolationError
 
 from topsmile.audit import service as audit
 from topsmile.auth.principal import Principal
@@ -58,8 +55,6 @@ _TAKEN = {
         PHONE_TAKEN,
     ),
 }
-# The partial unique indexes of the patient table, for writes that race the checks above.
-_UNIQUE_INDEXES = {"patient_active_email": EMAIL_TAKEN, "patient_active_phone": PHONE_TAKEN}
 
 # --- Search --------------------------------------------------------------------------------
 # `starts_with` is a prefix match that reads its argument literally (no pattern, no regex),
@@ -227,18 +222,6 @@ async def _check_unique(
                 raise Conflict(message)
 
 
-@contextlib.asynccontextmanager
-async def _duplicates_conflict() -> AsyncIterator[None]:
-    """A race past the uniqueness checks still ends in a clean 409."""
-    try:
-        yield
-    except UniqueViolationError as exc:
-        message = _UNIQUE_INDEXES.get(exc.constraint_name or "")
-        if message is None:
-            raise
-        raise Conflict(message) from None
-
-
 def _event(principal: Principal, name: str, patient_id: uuid.UUID, **payload: Any) -> Any:
     return new_event(
         name,
@@ -262,13 +245,14 @@ async def create_patient(principal: Principal, data: PatientCreate) -> dict[str,
     async with db.tenant_transaction(principal.clinic_id):
         await _check_birth_date(principal.clinic_id, values["date_of_birth"])
         await _check_unique({**values, "status": "active"}, {"email", "phone"}, None)
-        async with _duplicates_conflict():
-            [row] = await db.fetch(
-                f"INSERT INTO patient (clinic_id, {', '.join(columns)})"  # noqa: S608 - whitelisted columns
-                f" VALUES ({{}}, {', '.join('{}' for _ in columns)}) RETURNING *",
-                principal.clinic_id,
-                *values.values(),
-            )
+        # A race past the check above meets the unique index: core/constraints.py answers
+        # it with the same 409.
+        [row] = await db.fetch(
+            f"INSERT INTO patient (clinic_id, {', '.join(columns)})"  # noqa: S608 - whitelisted columns
+            f" VALUES ({{}}, {', '.join('{}' for _ in columns)}) RETURNING *",
+            principal.clinic_id,
+            *values.values(),
+        )
         await publish(_event(principal, "patient.created", row["id"]))
     return row
 
@@ -286,8 +270,7 @@ async def _apply(
     # Reactivating a record claims its email and phone again.
     claimed = set(changes) | ({"email", "phone"} if "status" in changes else set())
     await _check_unique(after, claimed, current["id"])
-    async with _duplicates_conflict():
-        row = await db.update_row("patient", current["id"], changes)
+    row = await db.update_row("patient", current["id"], changes)
     await publish(
         _event(principal, "patient.updated", current["id"], fields=_camel(sorted(changes)))
     )
