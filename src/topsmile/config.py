@@ -11,7 +11,7 @@ import msgspec
 
 Environment = Literal["development", "test", "production"]
 
-_RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*([smh])\s*$")
+_RATE = re.compile(r"\s*(\d+)\s*/\s*(\d+)\s*([smh])\s*")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600}
 _DEV_SECRET = "dev-insecure-secret-key-change-me-0123456789abcdef"  # noqa: S105
 
@@ -28,7 +28,7 @@ class Rate(msgspec.Struct, frozen=True):
 
     @classmethod
     def parse(cls, name: str, text: str) -> Rate:
-        match = _RATE.match(text)
+        match = _RATE.fullmatch(text)
         if match is None:
             raise ConfigError(f"{name} must look like N/15m, N/1h or N/1m, got {text!r}")
         count, amount, unit = match.groups()

@@ -80,13 +80,13 @@ async def register(
     first_name = validation.required_text(first_name, "firstName")
     last_name = validation.required_text(last_name, "lastName")
     e164 = validation.phone(phone) if phone else None
-    if date_of_birth is not None and date_of_birth > clock.now().date():
-        raise ValidationError.on("dateOfBirth", "The date of birth is in the future.")
     check_password(password, email)
     async with db.tenant_transaction(None):
         clinic = await queries.clinic_by_slug(clinic_slug)
     if clinic is None:
         raise NotFound("No clinic has that slug.")
+    if date_of_birth is not None:
+        validation.date_of_birth(date_of_birth, clinic["timezone"])
     password_hash = await rt.hasher.hash(password)
     async with db.tenant_transaction(clinic["id"]):
         if await queries.user_by_email(email) is not None:

@@ -18,6 +18,7 @@ from litestar.dto import DTOConfig, MsgspecDTO
 from litestar.openapi.spec import Reference, Schema
 from litestar.typing import FieldDefinition
 
+from topsmile.core import validation
 from topsmile.core.errors import AppError, FieldError, ValidationError
 
 if TYPE_CHECKING:
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 S = TypeVar("S", bound=msgspec.Struct)
 
-_AT_PATH = re.compile(r" - at `\$\.?([^`]*)`$")
+_AT_PATH = re.compile(r" - at `\$\.?([^`]*)`\Z")
 _FIELD_NAMED = re.compile(r"(?:unknown|missing required) field `([^`]*)`")
 
 MAX_DEPTH = 32
@@ -41,7 +42,12 @@ class UnsupportedMediaType(AppError):
 
 
 class Input(msgspec.Struct, forbid_unknown_fields=True, rename="camel", kw_only=True):
-    """A request body. Unknown keys are a 400, as SPEC §1 says."""
+    """A request body. Unknown keys are a 400, as SPEC §1 says.
+
+    Each field's rule (core/validation.py: names, emails, zones...) runs as it is decoded."""
+
+    def __post_init__(self) -> None:
+        validation.apply_rules(self)
 
 
 class Output(msgspec.Struct, rename="camel", kw_only=True):
@@ -58,6 +64,8 @@ def validation_error(exc: msgspec.MsgspecError) -> ValidationError:
     if match := _AT_PATH.search(message):
         path = match.group(1)
         message = message[: match.start()]
+    if isinstance(exc.__cause__, validation.FieldInvalid):  # a field rule's own problem
+        return exc.__cause__.within(path)
     if match := _FIELD_NAMED.search(message):
         path = f"{path}.{match.group(1)}" if path else match.group(1)
     return ValidationError(message, errors=[FieldError(path or "body", message)])
