@@ -5,11 +5,10 @@ from __future__ import annotations
 import pytest
 
 from topsmile.auth.origin import parse_origin, trusted_origins
-from topsmile.core.errors import ValidationError
+from topsmile.core.errors import UnsupportedMediaType, ValidationError
 from topsmile.core.schemas import (
     MAX_DEPTH,
     Input,
-    UnsupportedMediaType,
     decode_strict,
     require_json,
     too_deep,

@@ -19,7 +19,7 @@ from litestar.openapi.spec import Reference, Schema
 from litestar.typing import FieldDefinition
 
 from topsmile.core import validation
-from topsmile.core.errors import AppError, FieldError, ValidationError
+from topsmile.core.errors import FieldError, UnsupportedMediaType, ValidationError
 
 if TYPE_CHECKING:
     from litestar._openapi.schema_generation import SchemaCreator
@@ -35,10 +35,6 @@ MAX_DEPTH = 32
 _JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 _STEP = [1 if b in b"[{" else -1 if b in b"]}" else 0 for b in range(256)]
-
-
-class UnsupportedMediaType(AppError):
-    status, code, title = 415, "unsupported-media-type", "Unsupported media type"
 
 
 class Input(msgspec.Struct, forbid_unknown_fields=True, rename="camel", kw_only=True):
