@@ -186,14 +186,11 @@ async def bookable_record(principal: Principal) -> dict[str, Any]:
     record the clinic made, and stays unattached until its email is verified: SPEC §3),
     or when the clinic's `requireVerifiedEmailToBook` is on and the email is unverified.
     """
-    rows = await db.fetch(
-        "SELECT p.*, u.email_verified FROM patient p JOIN app_user u ON u.id = p.user_id"
-        " WHERE p.user_id = {}",
-        principal.user_id,
-    )
+    rows = await db.fetch("SELECT * FROM patient WHERE user_id = {}", principal.user_id)
+    user = await queries.user_by_id(principal.user_id)
     clinic = await queries.clinic_by_id(principal.clinic_id)
     required = clinic_view(clinic).settings.require_verified_email_to_book
-    verified = rows[0].pop("email_verified") if rows else False
+    verified = user is not None and user["email_verified"]
     if not rows or (required and not verified):
         raise EmailNotVerified("Verify your email address before booking.")
     return rows[0]
