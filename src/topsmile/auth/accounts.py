@@ -299,9 +299,8 @@ async def verify_email(token: str) -> None:
 async def forgot_password(rt: Runtime, *, clinic_slug: str, email: str, ip: str) -> None:
     """Always 202 for the caller: over a throttle, or for no such account, nothing is sent."""
     email = email.strip().lower()
-    if not (
-        await rt.throttle.hit(throttle_key("forgot-ip", ip), rt.settings.rate_forgot_per_ip)
-    ).allowed:
+    per_ip = await rt.throttle.hit(throttle_key("forgot-ip", ip), rt.settings.rate_forgot_per_ip)
+    if not per_ip.allowed:
         return
     key = throttle_key("forgot", clinic_slug.strip().lower(), email)
     if not (await rt.throttle.hit(key, rt.settings.rate_forgot_per_account)).allowed:
