@@ -72,6 +72,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     rate_register_per_ip: Rate = Rate(10, 3600)
     rate_signup_per_ip: Rate = Rate(10, 3600)
     rate_forgot_per_account: Rate = Rate(5, 3600)
+    rate_forgot_per_ip: Rate = Rate(30, 3600)
     rate_api_per_user: Rate = Rate(600, 60)
     rate_public_per_ip: Rate = Rate(120, 60)
 
@@ -161,6 +162,7 @@ _RATES = {
     "TOPSMILE_RATE_REGISTER_PER_IP": "rate_register_per_ip",
     "TOPSMILE_RATE_SIGNUP_PER_IP": "rate_signup_per_ip",
     "TOPSMILE_RATE_FORGOT_PER_ACCOUNT": "rate_forgot_per_account",
+    "TOPSMILE_RATE_FORGOT_PER_IP": "rate_forgot_per_ip",
     "TOPSMILE_RATE_API_PER_USER": "rate_api_per_user",
     "TOPSMILE_RATE_PUBLIC_PER_IP": "rate_public_per_ip",
 }

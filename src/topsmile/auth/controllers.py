@@ -79,9 +79,8 @@ class AuthController(Controller):
             ip=request_ip(request.scope, rt),
             user_agent=request.headers.get("user-agent"),
         )
-        content = Registered(
-            user=user_view(result.user), patient=patient_view(patient, staff=False)
-        )
+        own = patient_view(patient, staff=False) if patient is not None else None
+        content = Registered(user=user_view(result.user), patient=own)
         return session_response(rt, result, content, 201)
 
     @post(

@@ -58,7 +58,7 @@ class Me(Output):
 
 class Registered(Output):
     user: UserView
-    patient: PatientView
+    patient: PatientView | None  # None: unattached until the email is verified (SPEC §3)
 
 
 class SessionView(Output):

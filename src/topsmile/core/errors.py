@@ -71,6 +71,10 @@ class Forbidden(AppError):
     status, code, title = 403, "forbidden", "Not allowed"
 
 
+class EmailNotVerified(AppError):
+    status, code, title = 403, "email-not-verified", "Verify your email first"
+
+
 class NotFound(AppError):
     status, code, title = 404, "not-found", "Not found"
 

@@ -20,8 +20,9 @@ import msgspec
 from topsmile.audit import service as audit
 from topsmile.auth.principal import Principal
 from topsmile.clinics import queries
+from topsmile.clinics.schemas import clinic_view
 from topsmile.core import db, validation
-from topsmile.core.errors import Conflict, NotFound, ValidationError
+from topsmile.core.errors import Conflict, EmailNotVerified, NotFound, ValidationError
 from topsmile.core.ranges import offset_of
 from topsmile.events.outbox import publish
 from topsmile.events.types import new_event
@@ -169,6 +170,23 @@ async def view_patient(principal: Principal, patient_id: uuid.UUID) -> dict[str,
 async def own_record(principal: Principal) -> dict[str, Any]:
     async with db.tenant_transaction(principal.clinic_id):
         return await _own(principal)
+
+
+async def bookable_record(principal: Principal) -> dict[str, Any]:
+    """The record a patient books for: booking calls this first, inside its transaction.
+
+    403 `email-not-verified` when the account has no record yet (it registered over a
+    record the clinic made, and stays unattached until its email is verified: SPEC §3),
+    or when the clinic's `requireVerifiedEmailToBook` is on and the email is unverified.
+    """
+    rows = await db.fetch("SELECT * FROM patient WHERE user_id = {}", principal.user_id)
+    user = await queries.user_by_id(principal.user_id)
+    clinic = await queries.clinic_by_id(principal.clinic_id)
+    required = clinic_view(clinic).settings.require_verified_email_to_book
+    verified = user is not None and user["email_verified"]
+    if not rows or (required and not verified):
+        raise EmailNotVerified("Verify your email address before booking.")
+    return rows[0]
 
 
 # --- Writes ----------------------------------------------------------------------------------
