@@ -27,7 +27,6 @@ from topsmile.core.openapi import document_problems
 from topsmile.core.redis import create_redis
 from topsmile.events import bus
 from topsmile.events.relay import Relay
-from topsmile.events.wiring import build_bus
 from topsmile.notifications.controllers import NotificationsController
 from topsmile.patients.controllers import PatientsController
 from topsmile.runtime import Runtime
@@ -36,6 +35,7 @@ from topsmile.scheduling.controllers import (
     ProvidersController,
     ServicesController,
 )
+from topsmile.wiring import build_bus
 
 log = logging.getLogger("topsmile.app")
 

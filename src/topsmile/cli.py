@@ -142,7 +142,7 @@ async def _run_worker(settings: Settings) -> None:
     from topsmile.core import db
     from topsmile.events import bus
     from topsmile.events.relay import Relay
-    from topsmile.events.wiring import build_bus
+    from topsmile.wiring import build_bus
 
     assert settings.database_url
     await db.open_pool(settings.database_url)
@@ -228,7 +228,7 @@ def _problem_line(exc: Exception) -> str:
 async def _with_bus(settings: Settings, work: Callable[[], Awaitable[T]]) -> T:
     """Services publish events; deliveries are recorded for the relay (`serve`, `worker`)."""
     from topsmile.events import bus
-    from topsmile.events.wiring import build_bus
+    from topsmile.wiring import build_bus
 
     bus.install(build_bus(settings))
     return await work()
@@ -310,7 +310,7 @@ def cmd_user_create(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from topsmile.auth.principal import STAFF_ROLES
+    from topsmile.core.actor import STAFF_ROLES
 
     parser = argparse.ArgumentParser(prog="topsmile", description="TopSmile clinic scheduling")
     commands = parser.add_subparsers(dest="command", required=True)

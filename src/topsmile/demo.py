@@ -13,11 +13,11 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from topsmile.auth.passwords import Hasher
-from topsmile.auth.principal import Principal, Role
 from topsmile.clinics import queries
 from topsmile.clinics.schemas import AdminInput, ClinicSignup, StaffUserCreate
 from topsmile.clinics.service import create_clinic, create_user
 from topsmile.core import db
+from topsmile.core.actor import Actor, Role
 from topsmile.scheduling import catalogue, providers
 from topsmile.scheduling.schemas import (
     PeriodCreate,
@@ -144,7 +144,7 @@ async def seed(hasher: Hasher, slug: str = SLUG) -> bool:
         ),
     )
     clinic_id = created.clinic["id"]
-    admin = Principal(created.admin["id"], clinic_id, "admin", uuid.uuid4(), csrf_token="")
+    admin = Actor(clinic_id, created.admin["id"], "admin")
     staff: list[tuple[str, Role, str, str]] = [
         (LOGINS.manager, "manager", "Paulo", "Freitas"),
         (LOGINS.receptionist, "receptionist", "Camila", "Rezende"),
@@ -152,7 +152,6 @@ async def seed(hasher: Hasher, slug: str = SLUG) -> bool:
     for email, role, first, last in staff:
         await create_user(
             hasher,
-            clinic_id,
             StaffUserCreate(
                 email=email,
                 password=PASSWORD,

@@ -16,9 +16,9 @@ from tests.api.account_mail import emailed_link, token_of
 from tests.api.auth_fixtures import PASSWORD, SeededClinic, seed_clinic
 from tests.api.patient_fixtures import create
 from tests.conftest import client_for
-from topsmile.auth.principal import Principal
 from topsmile.config import Rate, Settings
 from topsmile.core import db
+from topsmile.core.actor import Actor
 from topsmile.core.errors import EmailNotVerified
 from topsmile.core.middleware import EdgeMiddleware
 from topsmile.patients.service import bookable_record
@@ -40,8 +40,8 @@ def registration(clinic: SeededClinic, email: str, **changes: Any) -> dict[str, 
     return {**body, **changes}
 
 
-def as_patient(clinic: SeededClinic, user_id: str) -> Principal:
-    return Principal(uuid.UUID(user_id), clinic.id, "patient", uuid.uuid4(), "")
+def as_patient(clinic: SeededClinic, user_id: str) -> Actor:
+    return Actor(clinic.id, uuid.UUID(user_id), "patient")
 
 
 async def booking_check(clinic: SeededClinic, user_id: str) -> dict[str, Any]:

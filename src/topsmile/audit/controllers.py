@@ -81,7 +81,7 @@ class AuditController(Controller):
         pageSize: PageSize = 20,
     ) -> AuditPage:
         where = AuditFilter(from_, to, actorId, action, entityType, entityId)
-        rows, total = await list_entries(request.user, where, page=page, page_size=pageSize)
+        rows, total = await list_entries(request.user.actor, where, page=page, page_size=pageSize)
         return AuditPage(
             items=[audit_entry(r) for r in rows], total=total, page=page, page_size=pageSize
         )

@@ -6,9 +6,9 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from topsmile.auth.principal import Principal
 from topsmile.clinics import queries
 from topsmile.core import db
+from topsmile.core.actor import Actor
 from topsmile.core.ranges import offset_of, parse_range
 
 
@@ -36,11 +36,11 @@ _PAGE = "SELECT * FROM audit_log" + _WHERE + " ORDER BY at DESC, id DESC LIMIT {
 
 
 async def list_entries(
-    principal: Principal, where: AuditFilter, *, page: int, page_size: int
+    actor: Actor, where: AuditFilter, *, page: int, page_size: int
 ) -> tuple[list[dict[str, Any]], int]:
     """Dates in the filter are read in the clinic's time zone."""
-    async with db.tenant_transaction(principal.clinic_id):
-        clinic = await queries.clinic_by_id(principal.clinic_id)
+    async with db.tenant_transaction(actor.clinic_id):
+        clinic = await queries.clinic_by_id(actor.clinic_id)
         start, end = parse_range(where.from_, where.to, clinic["timezone"])
         values = (start, end, where.actor_id, where.action, where.entity_type, where.entity_id)
         args = [value for value in values for _ in (0, 1)]

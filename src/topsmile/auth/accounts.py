@@ -7,6 +7,11 @@ from datetime import date
 from typing import Any
 
 from topsmile.auth import sessions, tokens
+from topsmile.auth.events import (
+    USER_PASSWORD_CHANGED,
+    USER_PASSWORD_RESET_REQUESTED,
+    USER_REGISTERED,
+)
 from topsmile.auth.passwords import policy_violation
 from topsmile.auth.principal import Principal
 from topsmile.auth.service import (
@@ -18,8 +23,10 @@ from topsmile.auth.service import (
 )
 from topsmile.clinics import queries
 from topsmile.core import clock, db, validation
+from topsmile.core.actor import Actor
 from topsmile.core.errors import Conflict, NotFound, ValidationError
 from topsmile.core.throttle import ip_throttle_key, throttle_key
+from topsmile.events.catalogue import NoPayload
 from topsmile.events.outbox import publish
 from topsmile.events.types import AccountToken, Recipient, new_event
 from topsmile.runtime import Runtime
@@ -57,7 +64,7 @@ async def send_email_token(
         purpose,
         tokens.expires(ttl),
     )
-    event_name = "user.registered" if purpose == "verify_email" else "user.password_reset_requested"
+    kind = USER_REGISTERED if purpose == "verify_email" else USER_PASSWORD_RESET_REQUESTED
     payload = AccountToken(
         recipient=Recipient(
             first_name=user["first_name"], last_name=user["last_name"], email=user["email"]
@@ -66,17 +73,9 @@ async def send_email_token(
         token_id=token_id,
         purpose=purpose,
     )
-    await publish(
-        new_event(
-            event_name,
-            clinic_id=clinic["id"],
-            entity_type="user",
-            entity_id=user["id"],
-            actor_id=user["id"],
-            ip=ip,
-            payload=payload,
-        )
-    )
+    # The user, not yet signed in, so with no role: the request may come from anyone.
+    actor = Actor(clinic["id"], user["id"], None, ip)
+    await publish(new_event(kind, payload, actor=actor, entity_id=user["id"]))
 
 
 ACCOUNT_EXISTS = "An account with this email already exists at this clinic."
@@ -358,14 +357,5 @@ async def _set_password(user: dict[str, Any], password_hash: str, ip: str | None
         clock.now(),
         user["id"],
     )
-    await publish(
-        new_event(
-            "user.password_changed",
-            clinic_id=user["clinic_id"],
-            entity_type="user",
-            entity_id=user["id"],
-            actor_id=user["id"],
-            actor_role=user["role"],
-            ip=ip,
-        )
-    )
+    actor = Actor(user["clinic_id"], user["id"], user["role"], ip)
+    await publish(new_event(USER_PASSWORD_CHANGED, NoPayload(), actor=actor, entity_id=user["id"]))

@@ -156,7 +156,7 @@ class AuthController(Controller):
 
     @get("/me", operation_id="authMe", summary="The signed-in user and clinic", guards=[signed_in])
     async def me(self, request: Req) -> Me:
-        user, clinic = await service.me(request.user)
+        user, clinic = await service.me(request.user.actor)
         return Me(user=user_view(user), clinic=clinic_view(clinic))
 
     @get("/sessions", operation_id="authSessions", summary="My live sessions", guards=[signed_in])

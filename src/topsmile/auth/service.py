@@ -7,12 +7,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from topsmile.auth import sessions, tokens
+from topsmile.auth.events import LOGIN_FAILED, LOGIN_SUCCEEDED, REFRESH_REUSE_DETECTED, LoginFailed
 from topsmile.auth.principal import Principal
 from topsmile.clinics import queries
 from topsmile.config import Rate
 from topsmile.core import clock, db
+from topsmile.core.actor import Actor
 from topsmile.core.errors import RateLimited, Unauthenticated, ValidationError
 from topsmile.core.throttle import ip_throttle_key, throttle_key
+from topsmile.events.catalogue import NoPayload
 from topsmile.events.outbox import publish
 from topsmile.events.types import new_event
 from topsmile.runtime import Runtime
@@ -86,16 +89,10 @@ async def login(
     if not ok:
         if clinic is not None:
             async with db.tenant_transaction(clinic["id"]):
-                await publish(
-                    new_event(
-                        "auth.login_failed",
-                        clinic_id=clinic["id"],
-                        entity_type="user",
-                        entity_id=user["id"] if user else None,
-                        ip=ip,
-                        payload={"reason": "bad_credentials"},
-                    )
-                )
+                failed = LoginFailed(reason="bad_credentials")
+                anonymous = Actor.system(clinic["id"], ip)
+                entity_id = user["id"] if user else None
+                await publish(new_event(LOGIN_FAILED, failed, actor=anonymous, entity_id=entity_id))
         raise Unauthenticated(BAD_CREDENTIALS)
 
     assert user is not None and clinic is not None
@@ -109,17 +106,8 @@ async def login(
                 "UPDATE app_user SET password_hash = {} WHERE id = {}", new_hash, user["id"]
             )
         issued = await sessions.open_session(clinic["id"], user["id"], user_agent=user_agent, ip=ip)
-        await publish(
-            new_event(
-                "auth.login_succeeded",
-                clinic_id=clinic["id"],
-                entity_type="user",
-                entity_id=user["id"],
-                actor_id=user["id"],
-                actor_role=user["role"],
-                ip=ip,
-            )
-        )
+        actor = Actor(clinic["id"], user["id"], user["role"], ip)
+        await publish(new_event(LOGIN_SUCCEEDED, NoPayload(), actor=actor, entity_id=user["id"]))
     return session_tokens(rt, user, clinic, issued)
 
 
@@ -151,14 +139,14 @@ async def refresh(rt: Runtime, refresh_token: str, *, ip: str, user_agent: str |
         if row["rotated_at"] is not None or replayed:
             if row["revoked_at"] is None:
                 await sessions.revoke(session_ids=[row["session_id"]], reason="refresh_reuse")
+                # The session's user, its role unknown here: the token may be a thief's.
+                owner = Actor(clinic_id, row["user_id"], None, ip)
                 await publish(
                     new_event(
-                        "auth.refresh_reuse_detected",
-                        clinic_id=clinic_id,
-                        entity_type="session",
+                        REFRESH_REUSE_DETECTED,
+                        NoPayload(),
+                        actor=owner,
                         entity_id=row["session_id"],
-                        actor_id=row["user_id"],
-                        ip=ip,
                     )
                 )
             reuse_session = row["session_id"]
@@ -223,10 +211,12 @@ async def logout_all(rt: Runtime, principal: Principal) -> None:
     await rt.denylist.revoke_sessions(revoked)
 
 
-async def me(principal: Principal) -> tuple[dict[str, Any], dict[str, Any]]:
-    async with db.tenant_transaction(principal.clinic_id):
-        user = await queries.user_by_id(principal.user_id)
-        clinic = await queries.clinic_by_id(principal.clinic_id)
+async def me(actor: Actor) -> tuple[dict[str, Any], dict[str, Any]]:
+    if actor.user_id is None:
+        raise Unauthenticated("Sign in to continue.")
+    async with db.tenant_transaction(actor.clinic_id):
+        user = await queries.user_by_id(actor.user_id)
+        clinic = await queries.clinic_by_id(actor.clinic_id)
     if user is None:
         raise Unauthenticated("Sign in again.")
     return user, clinic

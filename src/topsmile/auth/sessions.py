@@ -154,7 +154,7 @@ async def load_principal(
     if not rows:
         return None
     role: Role = rows[0]["role"]
-    return Principal(
+    return Principal.of(
         user_id=claims.user_id,
         clinic_id=claims.clinic_id,
         role=role,

@@ -59,7 +59,7 @@ class ClinicsController(Controller):
 
     @get("/clinic", operation_id="getClinic", summary="The caller's clinic", guards=[signed_in])
     async def show(self, request: Req) -> ClinicView:
-        return clinic_view(await service.get_clinic(request.user))
+        return clinic_view(await service.get_clinic(request.user.actor))
 
     @patch(
         "/clinic",
@@ -69,7 +69,7 @@ class ClinicsController(Controller):
         **body(ClinicPatch),
     )
     async def update(self, request: Req, data: JSONBody[ClinicPatch]) -> ClinicView:
-        return clinic_view(await service.update_clinic(request.user, data))
+        return clinic_view(await service.update_clinic(request.user.actor, data))
 
 
 class UsersController(Controller):
@@ -88,7 +88,7 @@ class UsersController(Controller):
         page: Page = 1,
         pageSize: PageSize = 20,  # wire names: see core.ranges
     ) -> UserPage:
-        rows, total = await service.list_users(request.user, page=page, page_size=pageSize)
+        rows, total = await service.list_users(request.user.actor, page=page, page_size=pageSize)
         return UserPage(
             items=[user_view(r) for r in rows], total=total, page=page, page_size=pageSize
         )
@@ -102,9 +102,7 @@ class UsersController(Controller):
     )
     async def create(self, request: Req, data: JSONBody[StaffUserCreate]) -> UserView:
         rt = runtime_of(request)
-        return user_view(
-            await service.create_user(rt.hasher, request.user.clinic_id, data, actor=request.user)
-        )
+        return user_view(await service.create_user(rt.hasher, data, actor=request.user.actor))
 
     @patch(
         "/{user_id:uuid}",
@@ -119,5 +117,5 @@ class UsersController(Controller):
         self, request: Req, user_id: FromPath[uuid.UUID], data: JSONBody[StaffUserPatch]
     ) -> UserView:
         return user_view(
-            await service.update_user(runtime_of(request), request.user, user_id, data)
+            await service.update_user(runtime_of(request), request.user.actor, user_id, data)
         )

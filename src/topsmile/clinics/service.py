@@ -13,12 +13,13 @@ from typing import Any
 import msgspec
 from asyncpg.exceptions import UniqueViolationError
 
+from topsmile.auth import events as user_events
 from topsmile.auth import sessions
 from topsmile.auth.accounts import check_password
 from topsmile.auth.passwords import Hasher
-from topsmile.auth.principal import Principal, Role
 from topsmile.auth.service import SignedIn, session_tokens
 from topsmile.clinics import queries
+from topsmile.clinics.events import CLINIC_CREATED, CLINIC_UPDATED, ClinicCreated
 from topsmile.clinics.schemas import (
     ClinicPatch,
     ClinicSettings,
@@ -27,12 +28,14 @@ from topsmile.clinics.schemas import (
     StaffUserPatch,
 )
 from topsmile.core import db, validation
+from topsmile.core.actor import Actor, Role
 from topsmile.core.errors import Conflict, FieldError, Forbidden, NotFound, ValidationError
 from topsmile.core.ranges import offset_of
 from topsmile.core.schemas import validation_error
 from topsmile.core.throttle import ip_throttle_key
+from topsmile.events.catalogue import Changed, NoPayload
 from topsmile.events.outbox import publish
-from topsmile.events.types import Event, new_event
+from topsmile.events.types import new_event
 from topsmile.runtime import Runtime
 
 SLUG_TAKEN = "Another clinic already uses this slug."
@@ -52,27 +55,6 @@ def _name(value: str, field: str) -> str:
     if len(text) > _MAX_NAME:
         raise ValidationError.on(field, f"Use at most {_MAX_NAME} characters.")
     return text
-
-
-def _event(
-    name: str,
-    clinic_id: uuid.UUID,
-    entity_type: str,
-    entity_id: uuid.UUID,
-    actor: Principal | None,
-    ip: str | None = None,
-    **payload: Any,
-) -> Event:
-    return new_event(
-        name,
-        clinic_id=clinic_id,
-        entity_type=entity_type,
-        entity_id=entity_id,
-        actor_id=actor.user_id if actor else None,
-        actor_role=actor.role if actor else None,
-        ip=actor.ip if actor else ip,
-        payload=msgspec.to_builtins(payload),
-    )
 
 
 # --- Sign-up ---------------------------------------------------------------------------
@@ -125,18 +107,14 @@ async def create_clinic(
                 issued = await sessions.open_session(
                     clinic_id, admin["id"], user_agent=user_agent, ip=ip
                 )
-            await publish(
-                new_event(
-                    "clinic.created",
-                    clinic_id=clinic_id,
-                    entity_type="clinic",
-                    entity_id=clinic_id,
-                    actor_id=admin["id"] if with_session else None,
-                    actor_role="admin" if with_session else None,
-                    ip=ip,
-                    payload={"name": name, "slug": slug, "adminId": str(admin["id"])},
-                )
+            # Signing up through the API is the new admin's act; the CLI's is the system's.
+            actor = (
+                Actor(clinic_id, admin["id"], "admin", ip)
+                if with_session
+                else Actor.system(clinic_id, ip)
             )
+            payload = ClinicCreated(name=name, slug=slug, admin_id=admin["id"])
+            await publish(new_event(CLINIC_CREATED, payload, actor=actor, entity_id=clinic_id))
     except UniqueViolationError:
         raise Conflict(SLUG_TAKEN) from None
     return NewClinic(clinic, admin, issued)
@@ -155,9 +133,9 @@ async def signup(rt: Runtime, data: ClinicSignup, *, ip: str, user_agent: str | 
 # --- The caller's clinic ----------------------------------------------------------------
 
 
-async def get_clinic(principal: Principal) -> dict[str, Any]:
-    async with db.tenant_transaction(principal.clinic_id):
-        return await queries.clinic_by_id(principal.clinic_id)
+async def get_clinic(actor: Actor) -> dict[str, Any]:
+    async with db.tenant_transaction(actor.clinic_id):
+        return await queries.clinic_by_id(actor.clinic_id)
 
 
 def _merged_settings(current: Any, changes: dict[str, Any]) -> ClinicSettings:
@@ -175,7 +153,7 @@ def _merged_settings(current: Any, changes: dict[str, Any]) -> ClinicSettings:
         raise ValidationError(error.detail, errors=fields) from None
 
 
-async def update_clinic(principal: Principal, patch: ClinicPatch) -> dict[str, Any]:
+async def update_clinic(actor: Actor, patch: ClinicPatch) -> dict[str, Any]:
     changes: dict[str, Any] = {}
     if patch.name is not msgspec.UNSET:
         changes["name"] = _name(patch.name, "name")
@@ -183,10 +161,8 @@ async def update_clinic(principal: Principal, patch: ClinicPatch) -> dict[str, A
         changes["timezone"] = validation.timezone(patch.timezone.strip())
     if patch.currency is not msgspec.UNSET:
         changes["currency"] = validation.currency(patch.currency)
-    async with db.tenant_transaction(principal.clinic_id):
-        [clinic] = await db.fetch(
-            "SELECT * FROM clinic WHERE id = {} FOR UPDATE", principal.clinic_id
-        )
+    async with db.tenant_transaction(actor.clinic_id):
+        [clinic] = await db.fetch("SELECT * FROM clinic WHERE id = {} FOR UPDATE", actor.clinic_id)
         settings_sent: list[str] = []
         if patch.settings is not msgspec.UNSET:
             merged = _merged_settings(clinic["settings"], patch.settings)
@@ -195,18 +171,13 @@ async def update_clinic(principal: Principal, patch: ClinicPatch) -> dict[str, A
         if not changes:
             return clinic
         clinic = await db.update_row(
-            "clinic", principal.clinic_id, changes, jsonb=frozenset({"settings"})
+            "clinic", actor.clinic_id, changes, jsonb=frozenset({"settings"})
         )
         fields = [key for key in changes if key != "settings"]
         fields += [f"settings.{key}" for key in settings_sent]
         await publish(
-            _event(
-                "clinic.updated",
-                principal.clinic_id,
-                "clinic",
-                principal.clinic_id,
-                principal,
-                fields=fields,
+            new_event(
+                CLINIC_UPDATED, Changed(fields=fields), actor=actor, entity_id=actor.clinic_id
             )
         )
     return clinic
@@ -216,10 +187,10 @@ async def update_clinic(principal: Principal, patch: ClinicPatch) -> dict[str, A
 
 
 async def list_users(
-    principal: Principal, *, page: int, page_size: int
+    actor: Actor, *, page: int, page_size: int
 ) -> tuple[list[dict[str, Any]], int]:
     """Staff users (never patients), oldest first; a page of them and the total."""
-    async with db.tenant_transaction(principal.clinic_id):
+    async with db.tenant_transaction(actor.clinic_id):
         [count] = await db.fetch("SELECT count(*) AS n FROM app_user WHERE role <> 'patient'")
         rows = await db.fetch(
             "SELECT * FROM app_user WHERE role <> 'patient' ORDER BY created_at, id"
@@ -236,14 +207,8 @@ def _staff_role(role: Role) -> Role:
     return role
 
 
-async def create_user(
-    hasher: Hasher,
-    clinic_id: uuid.UUID,
-    data: StaffUserCreate,
-    *,
-    actor: Principal | None,
-) -> dict[str, Any]:
-    """A staff user in `clinic_id` (the admin's clinic, or the operator's choice)."""
+async def create_user(hasher: Hasher, data: StaffUserCreate, *, actor: Actor) -> dict[str, Any]:
+    """A staff user in the actor's clinic (the admin's, or the one the operator named)."""
     role = _staff_role(data.role)
     email = validation.email(data.email)
     first_name = _name(data.first_name, "firstName")
@@ -251,20 +216,23 @@ async def create_user(
     check_password(data.password, email)
     password_hash = await hasher.hash(data.password)
     try:
-        async with db.tenant_transaction(clinic_id):
+        async with db.tenant_transaction(actor.clinic_id):
             if await queries.user_by_email(email) is not None:
                 raise Conflict(EMAIL_TAKEN)
             [user] = await db.fetch(
                 "INSERT INTO app_user (clinic_id, email, password_hash, first_name, last_name,"
                 " role) VALUES ({}, {}, {}, {}, {}, {}) RETURNING *",
-                clinic_id,
+                actor.clinic_id,
                 email,
                 password_hash,
                 first_name,
                 last_name,
                 role,
             )
-            await publish(_event("user.created", clinic_id, "user", user["id"], actor, role=role))
+            created = user_events.UserCreated(role=role)
+            await publish(
+                new_event(user_events.USER_CREATED, created, actor=actor, entity_id=user["id"])
+            )
     except UniqueViolationError:
         raise Conflict(EMAIL_TAKEN) from None
     return user
@@ -276,7 +244,7 @@ async def create_user_in(hasher: Hasher, clinic_slug: str, data: StaffUserCreate
         clinic = await queries.clinic_by_slug(clinic_slug)
     if clinic is None:
         raise NotFound("No clinic has that slug.")
-    return await create_user(hasher, clinic["id"], data, actor=None)
+    return await create_user(hasher, data, actor=Actor.system(clinic["id"]))
 
 
 async def _keep_an_admin(clinic_id: uuid.UUID, user_id: uuid.UUID) -> None:
@@ -291,7 +259,7 @@ async def _keep_an_admin(clinic_id: uuid.UUID, user_id: uuid.UUID) -> None:
 
 
 async def update_user(
-    rt: Runtime, principal: Principal, user_id: uuid.UUID, patch: StaffUserPatch
+    rt: Runtime, actor: Actor, user_id: uuid.UUID, patch: StaffUserPatch
 ) -> dict[str, Any]:
     changes: dict[str, Any] = {}
     if patch.role is not msgspec.UNSET:
@@ -303,7 +271,7 @@ async def update_user(
     if patch.last_name is not msgspec.UNSET:
         changes["last_name"] = _name(patch.last_name, "lastName")
     revoked: list[uuid.UUID] = []
-    async with db.tenant_transaction(principal.clinic_id):
+    async with db.tenant_transaction(actor.clinic_id):
         user = await queries.user_by_id(user_id, lock=True)
         if user is None or user["role"] == "patient":
             raise NotFound("No such staff user.")
@@ -313,29 +281,35 @@ async def update_user(
         stays_admin = changes.get("role", user["role"]) == "admin"
         stays_active = changes.get("active", user["active"])
         if user["role"] == "admin" and user["active"] and not (stays_admin and stays_active):
-            await _keep_an_admin(principal.clinic_id, user_id)
+            await _keep_an_admin(actor.clinic_id, user_id)
         updated = await db.update_row("app_user", user_id, changes)
         if changes.get("active") is False:
             revoked = await sessions.revoke(user_id=user_id, reason="deactivated")
-        await _publish_user_changes(principal, user, changes)
+        await _publish_user_changes(actor, user, changes)
     await rt.denylist.revoke_sessions(revoked)
     return updated
 
 
 async def _publish_user_changes(
-    principal: Principal, before: dict[str, Any], changes: dict[str, Any]
+    actor: Actor, before: dict[str, Any], changes: dict[str, Any]
 ) -> None:
-    def event(name: str, **payload: Any) -> Event:
-        return _event(name, principal.clinic_id, "user", before["id"], principal, **payload)
-
+    user_id = before["id"]
     if "role" in changes:
-        await publish(event("user.role_changed", **{"from": before["role"], "to": changes["role"]}))
+        moved = user_events.RoleChanged(before=before["role"], after=changes["role"])
+        await publish(
+            new_event(user_events.USER_ROLE_CHANGED, moved, actor=actor, entity_id=user_id)
+        )
     if "active" in changes:
-        await publish(event("user.activated" if changes["active"] else "user.deactivated"))
+        kind = user_events.USER_ACTIVATED if changes["active"] else user_events.USER_DEACTIVATED
+        await publish(new_event(kind, NoPayload(), actor=actor, entity_id=user_id))
     names = [
         {"first_name": "firstName", "last_name": "lastName"}[key]
         for key in changes
         if key in ("first_name", "last_name")
     ]
     if names:
-        await publish(event("user.updated", fields=names))
+        await publish(
+            new_event(
+                user_events.USER_UPDATED, Changed(fields=names), actor=actor, entity_id=user_id
+            )
+        )

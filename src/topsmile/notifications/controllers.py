@@ -78,7 +78,9 @@ class NotificationsController(Controller):
         pageSize: PageSize = 20,
     ) -> NotificationPage:
         where = NotificationFilter(appointmentId, patientId, channel, status)
-        rows, total = await list_notifications(request.user, where, page=page, page_size=pageSize)
+        rows, total = await list_notifications(
+            request.user.actor, where, page=page, page_size=pageSize
+        )
         return NotificationPage(
             items=[notification_view(r) for r in rows],
             total=total,

@@ -6,8 +6,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from topsmile.auth.principal import Principal
 from topsmile.core import db
+from topsmile.core.actor import Actor
 from topsmile.core.ranges import offset_of
 from topsmile.notifications.log import Channel, Status
 
@@ -33,11 +33,11 @@ _PAGE = "SELECT * FROM notification" + _WHERE + _ORDER  # noqa: S608
 
 
 async def list_notifications(
-    principal: Principal, where: NotificationFilter, *, page: int, page_size: int
+    actor: Actor, where: NotificationFilter, *, page: int, page_size: int
 ) -> tuple[list[dict[str, Any]], int]:
     values = (where.appointment_id, where.patient_id, where.channel, where.status)
     args = [value for value in values for _ in (0, 1)]
-    async with db.tenant_transaction(principal.clinic_id):
+    async with db.tenant_transaction(actor.clinic_id):
         [count] = await db.fetch(_COUNT, *args)
         rows = await db.fetch(_PAGE, *args, page_size, offset_of(page, page_size))
     return rows, int(count["n"])

@@ -44,7 +44,7 @@ class PatientsController(Controller):
     # `/me` is a static path and `{patient_id:uuid}` never matches "me".
     @get("/me", operation_id="getMyPatientRecord", summary="My patient profile", guards=[PATIENT])
     async def me(self, request: Req) -> PatientView:
-        return patient_view(await service.own_record(request.user), staff=False)
+        return patient_view(await service.own_record(request.user.actor), staff=False)
 
     @patch(
         "/me",
@@ -54,7 +54,7 @@ class PatientsController(Controller):
         **body(OwnProfilePatch),
     )
     async def update_me(self, request: Req, data: JSONBody[OwnProfilePatch]) -> PatientView:
-        return patient_view(await service.update_own(request.user, data), staff=False)
+        return patient_view(await service.update_own(request.user.actor, data), staff=False)
 
     @get(
         "/",
@@ -72,7 +72,7 @@ class PatientsController(Controller):
         pageSize: PageSize = 20,  # wire names: see core.ranges
     ) -> PatientPage:
         where = service.PatientFilter(q=q, status=status)
-        rows, total = await service.search(request.user, where, page=page, page_size=pageSize)
+        rows, total = await service.search(request.user.actor, where, page=page, page_size=pageSize)
         return PatientPage(
             items=[patient_view(r, staff=True) for r in rows],
             total=total,
@@ -88,7 +88,7 @@ class PatientsController(Controller):
         **body(PatientCreate),
     )
     async def create(self, request: Req, data: JSONBody[PatientCreate]) -> PatientView:
-        return patient_view(await service.create_patient(request.user, data), staff=True)
+        return patient_view(await service.create_patient(request.user.actor, data), staff=True)
 
     @get(
         "/{patient_id:uuid}",
@@ -97,7 +97,7 @@ class PatientsController(Controller):
         guards=[STAFF],
     )
     async def show(self, request: Req, patient_id: FromPath[uuid.UUID]) -> PatientView:
-        return patient_view(await service.view_patient(request.user, patient_id), staff=True)
+        return patient_view(await service.view_patient(request.user.actor, patient_id), staff=True)
 
     @patch(
         "/{patient_id:uuid}",
@@ -109,7 +109,7 @@ class PatientsController(Controller):
     async def update(
         self, request: Req, patient_id: FromPath[uuid.UUID], data: JSONBody[PatientPatch]
     ) -> PatientView:
-        row = await service.update_patient(request.user, patient_id, data)
+        row = await service.update_patient(request.user.actor, patient_id, data)
         return patient_view(row, staff=True)
 
     @delete(
@@ -119,4 +119,4 @@ class PatientsController(Controller):
         guards=[FRONT_DESK],
     )
     async def deactivate(self, request: Req, patient_id: FromPath[uuid.UUID]) -> None:
-        await service.deactivate_patient(request.user, patient_id)
+        await service.deactivate_patient(request.user.actor, patient_id)
