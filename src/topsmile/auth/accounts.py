@@ -73,7 +73,7 @@ async def send_email_token(
         token_id=token_id,
         purpose=purpose,
     )
-    # The user, not yet signed in, so with no role: the request may come from anyone.
+    # The account's user with no role: the request asking for the email is not signed in.
     actor = Actor(clinic["id"], user["id"], None, ip)
     await publish(new_event(kind, payload, actor=actor, entity_id=user["id"]))
 

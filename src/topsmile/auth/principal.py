@@ -17,7 +17,7 @@ from litestar.handlers.base import BaseRouteHandler
 # Re-exported: the roles belong to the actor, the guards below name them.
 from topsmile.core.actor import ROLES as ROLES
 from topsmile.core.actor import STAFF_ROLES as STAFF_ROLES
-from topsmile.core.actor import Actor as Actor
+from topsmile.core.actor import Actor
 from topsmile.core.actor import Role as Role
 from topsmile.core.errors import AppError, Forbidden, Unauthenticated
 
