@@ -30,6 +30,9 @@ from topsmile.events.types import Event
 
 log = logging.getLogger("topsmile.relay")
 
+# Any fixed number (the migrations hold 727_101): pruning processes take turns on it.
+_PRUNE_LOCK = 727_102
+
 
 class RelayConfig(msgspec.Struct, frozen=True, kw_only=True):
     concurrency: int = 4  # deliveries in flight; each holds a pooled connection while it runs
@@ -242,8 +245,11 @@ class Relay:
         """Delete one batch of outbox rows whose deliveries all ended `delivered` or
         `cancelled` more than `retention_days` ago (their deliveries go with them). Dead and
         pending ones stay; so do the audit and notifications logs, which only keep the event
-        id. Any number of processes may prune at once: each skips rows another has locked."""
+        id. Processes prune one at a time: a process that finds another pruning skips."""
         async with db.tenant_transaction(None):
+            [lock] = await db.fetch("SELECT pg_try_advisory_xact_lock({}) AS mine", _PRUNE_LOCK)
+            if not lock["mine"]:
+                return 0
             rows = await db.fetch(
                 """
                 DELETE FROM event_outbox WHERE id IN (
@@ -256,7 +262,6 @@ class Relay:
                                  OR d.updated_at >= now() - make_interval(days => {}))
                       )
                     LIMIT {}
-                    FOR UPDATE SKIP LOCKED
                 )
                 RETURNING id
                 """,
