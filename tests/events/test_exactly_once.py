@@ -18,14 +18,13 @@ from tests.support.smtp import LocalSmtp
 from tests.support.twilio import LocalTwilio
 from topsmile.config import Settings
 from topsmile.core import db
-from topsmile.events.bus import Bus
+from topsmile.events.bus import Bus, Subscription
 from topsmile.events.outbox import publish
 from topsmile.events.relay import Claim, Relay, RelayConfig
 from topsmile.events.types import Event
+from topsmile.events.wiring import build_bus
 from topsmile.notifications import log
-from topsmile.notifications.email import SmtpEmailSender
-from topsmile.notifications.handlers import EMAIL_TEMPLATES, SMS_TEMPLATES, Notifier
-from topsmile.notifications.sms import TwilioSmsSender
+from topsmile.notifications.handlers import EMAIL_TEMPLATES
 
 pytestmark = pytest.mark.usefixtures("app")
 
@@ -45,8 +44,10 @@ def twilio() -> Iterator[LocalTwilio]:
         yield server
 
 
-def real_notifier(smtp: LocalSmtp, twilio: LocalTwilio) -> Notifier:
+def real_handlers(smtp: LocalSmtp, twilio: LocalTwilio) -> tuple[Subscription, Subscription]:
+    """The app's own email and SMS subscriptions (`build_bus`), over the local servers."""
     settings = Settings(
+        env="test",
         email_backend="smtp",
         smtp_host=smtp.host,
         smtp_port=smtp.port,
@@ -57,17 +58,17 @@ def real_notifier(smtp: LocalSmtp, twilio: LocalTwilio) -> Notifier:
         twilio_from_number="+15005550006",
         twilio_api_base=twilio.base_url,
     )
-    return Notifier(SmtpEmailSender(settings), TwilioSmsSender(settings))
+    wired = build_bus(settings)
+    return wired.subscription("email"), wired.subscription("sms")
 
 
 def subscribe_notifier(bus: Bus, smtp: LocalSmtp, twilio: LocalTwilio) -> tuple[str, str]:
     """The real email and SMS handlers on `bus`, under names no other test's rows carry."""
-    notifier = real_notifier(smtp, twilio)
     suffix = uuid.uuid4().hex[:8]
-    email, sms = f"email-{suffix}", f"sms-{suffix}"
-    bus.subscribe(email, EMAIL_TEMPLATES, notifier.email, notifier.email_failed)
-    bus.subscribe(sms, SMS_TEMPLATES, notifier.sms, notifier.sms_failed)
-    return email, sms
+    names = f"email-{suffix}", f"sms-{suffix}"
+    for name, real in zip(names, real_handlers(smtp, twilio), strict=True):
+        bus.subscribe(name, real.events, real.handle, real.on_failure)
+    return names
 
 
 async def _publish(clinic: uuid.UUID, count: int) -> list[Event]:
@@ -136,13 +137,13 @@ async def test_two_relays_with_a_slow_smtp_server_send_each_email_once(
 async def test_a_relay_that_lost_its_lease_after_sending_is_not_followed_by_a_resend(
     private_bus: Bus, smtp: LocalSmtp, twilio: LocalTwilio
 ) -> None:
-    notifier = real_notifier(smtp, twilio)
+    email, _ = real_handlers(smtp, twilio)
     handler = f"email-{uuid.uuid4().hex[:8]}"
     late, next_relay = Relay(private_bus, FAST), Relay(private_bus, FAST)
     taken_over: list[Claim] = []
 
     async def send_then_lose_the_lease(event: Event, attempt: int) -> None:
-        await notifier.email(event, attempt)  # the SMTP server has the message now
+        await email.handle(event, attempt)  # the SMTP server has the message now
         if attempt > 1:
             return
         # The lease runs out before this relay marks the delivery; another relay claims it.
@@ -150,7 +151,7 @@ async def test_a_relay_that_lost_its_lease_after_sending_is_not_followed_by_a_re
         claims = await _elsewhere(next_relay.claim(100))
         taken_over.extend(c for c in claims if c.event.id == event.id)
 
-    private_bus.subscribe(handler, EMAIL_TEMPLATES, send_then_lose_the_lease, notifier.email_failed)
+    private_bus.subscribe(handler, EMAIL_TEMPLATES, send_then_lose_the_lease, email.on_failure)
     [event] = await _publish(uuid.uuid4(), 1)
     [claim] = [c for c in await late.claim(100) if c.event.id == event.id]
     assert await late.deliver(claim) is False  # sent, but it may not mark it delivered
