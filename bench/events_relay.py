@@ -22,9 +22,11 @@ from stores import fresh_stores, server_env
 
 from topsmile.config import load_settings
 from topsmile.core import db
+from topsmile.core.actor import Actor
 from topsmile.events import bus
 from topsmile.events.outbox import publish
 from topsmile.events.types import AppointmentNotice, Recipient, new_event
+from topsmile.scheduling.events import APPOINTMENT_REMINDER_DUE
 from topsmile.wiring import build_bus
 
 
@@ -43,11 +45,10 @@ def _event(clinic: uuid.UUID) -> object:
         end=start + timedelta(minutes=30),
     )
     return new_event(
-        "appointment.reminder_due",
-        clinic_id=clinic,
-        entity_type="appointment",
+        APPOINTMENT_REMINDER_DUE,
+        notice,
+        actor=Actor.system(clinic),
         entity_id=notice.appointment_id,
-        payload=notice,
     )
 
 

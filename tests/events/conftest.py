@@ -17,11 +17,11 @@ from topsmile.events.types import AppointmentNotice, Event, Recipient, new_event
 from topsmile.scheduling.events import APPOINTMENT_REMINDER_DUE
 
 FAST = RelayConfig(
-    batch_size=50,
     concurrency=4,
     max_attempts=4,
     base_delay_seconds=0.0,
     max_delay_seconds=0.0,
+    handler_timeout_seconds=20,
     lease_seconds=30,
     sweep_seconds=0.05,
 )
