@@ -21,9 +21,11 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _wait_healthy(url: str, proc: subprocess.Popen[bytes], deadline: float) -> httpx.Response:
+def _wait_healthy(
+    url: str, proc: subprocess.Popen[bytes], deadline: float, log_path: Path
+) -> httpx.Response:
     while True:
-        assert proc.poll() is None, "server exited early"
+        assert proc.poll() is None, f"server exited early:\n{log_path.read_text()[-3000:]}"
         try:
             response = httpx.get(url, timeout=2)
             if response.status_code == 200:
@@ -53,7 +55,9 @@ def test_serve_as_the_readme_says(project_root: Path, tmp_path: Path, workers: i
         stderr=subprocess.STDOUT,
     )
     try:
-        health = _wait_healthy(f"http://127.0.0.1:{port}/api/health", proc, time.monotonic() + 120)
+        health = _wait_healthy(
+            f"http://127.0.0.1:{port}/api/health", proc, time.monotonic() + 120, log_path
+        )
         assert health.json()["checks"]["database"]["status"] == "ok"
         assert health.json()["checks"]["redis"]["status"] == "ok"
         assert health.headers["x-request-id"]
