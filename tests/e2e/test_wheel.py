@@ -113,7 +113,7 @@ def test_installed_wheel_migrates_and_serves(
         )
         try:
             health = _wait_healthy(
-                f"http://127.0.0.1:{port}/api/health", proc, time.monotonic() + 45
+                f"http://127.0.0.1:{port}/api/health", proc, time.monotonic() + 45, log_path
             )
             assert health.json()["checks"]["database"]["status"] == "ok"
             assert httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=5).status_code == 200
