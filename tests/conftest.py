@@ -44,7 +44,7 @@ def settings(stores: EmbeddedStores) -> Settings:
     # the tests of those limits build an app with the real defaults.
     roomy = {
         f"TOPSMILE_RATE_{name}_PER_IP": "100000/1h"
-        for name in ("LOGIN", "REGISTER", "SIGNUP", "PUBLIC")
+        for name in ("LOGIN", "REGISTER", "SIGNUP", "FORGOT", "PUBLIC")
     }
     base = load_settings(environ={"TOPSMILE_ENV": "test", **roomy}, dotenv=None)
     return base.with_urls(

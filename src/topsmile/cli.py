@@ -65,11 +65,14 @@ def resolved_settings() -> Iterator[Settings]:
 
 
 def _migrate(settings: Settings) -> list[str]:
-    from topsmile.core.migrate import apply_migrations
+    from topsmile.core.migrate import MigrationsNotFound, apply_migrations
 
     assert settings.database_migration_url and settings.database_url
     app_role = urlsplit(settings.database_url).username
-    return asyncio.run(apply_migrations(settings.database_migration_url, app_role))
+    try:
+        return asyncio.run(apply_migrations(settings.database_migration_url, app_role))
+    except MigrationsNotFound as exc:
+        raise SystemExit(f"topsmile: {exc}") from None  # exit 1; `serve` must not start
 
 
 def cmd_migrate(_: argparse.Namespace) -> int:

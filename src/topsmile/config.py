@@ -11,7 +11,7 @@ import msgspec
 
 Environment = Literal["development", "test", "production"]
 
-_RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*([smh])\s*$")
+_RATE = re.compile(r"\s*(\d+)\s*/\s*(\d+)\s*([smh])\s*")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600}
 _DEV_SECRET = "dev-insecure-secret-key-change-me-0123456789abcdef"  # noqa: S105
 
@@ -28,7 +28,7 @@ class Rate(msgspec.Struct, frozen=True):
 
     @classmethod
     def parse(cls, name: str, text: str) -> Rate:
-        match = _RATE.match(text)
+        match = _RATE.fullmatch(text)
         if match is None:
             raise ConfigError(f"{name} must look like N/15m, N/1h or N/1m, got {text!r}")
         count, amount, unit = match.groups()
@@ -72,6 +72,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     rate_register_per_ip: Rate = Rate(10, 3600)
     rate_signup_per_ip: Rate = Rate(10, 3600)
     rate_forgot_per_account: Rate = Rate(5, 3600)
+    rate_forgot_per_ip: Rate = Rate(30, 3600)
     rate_api_per_user: Rate = Rate(600, 60)
     rate_public_per_ip: Rate = Rate(120, 60)
 
@@ -161,6 +162,7 @@ _RATES = {
     "TOPSMILE_RATE_REGISTER_PER_IP": "rate_register_per_ip",
     "TOPSMILE_RATE_SIGNUP_PER_IP": "rate_signup_per_ip",
     "TOPSMILE_RATE_FORGOT_PER_ACCOUNT": "rate_forgot_per_account",
+    "TOPSMILE_RATE_FORGOT_PER_IP": "rate_forgot_per_ip",
     "TOPSMILE_RATE_API_PER_USER": "rate_api_per_user",
     "TOPSMILE_RATE_PUBLIC_PER_IP": "rate_public_per_ip",
 }

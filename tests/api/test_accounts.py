@@ -5,12 +5,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
-from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import msgspec
 import pytest
 
+from tests.api.account_mail import emailed_link, token_of
 from tests.api.auth_fixtures import PASSWORD, SeededClinic, seed_clinic
 from tests.conftest import client_for
 from topsmile.config import Settings
@@ -27,21 +27,6 @@ async def clinic(app: EdgeMiddleware) -> SeededClinic:
 async def fresh(app: EdgeMiddleware) -> AsyncIterator[httpx.AsyncClient]:
     async with client_for(app) as client:
         yield client
-
-
-async def _latest_link(clinic_id: uuid.UUID, event: str) -> str:
-    async with db.tenant_transaction(clinic_id):
-        rows = await db.fetch(
-            "SELECT payload FROM event_outbox WHERE name = {} ORDER BY occurred_at DESC LIMIT 1",
-            event,
-        )
-    payload = rows[0]["payload"]
-    link: str = (msgspec.json.decode(payload) if isinstance(payload, str) else payload)["link"]
-    return link
-
-
-def _token(link: str) -> str:
-    return parse_qs(urlsplit(link).query)["token"][0]
 
 
 def _registration(clinic: SeededClinic, email: str = "maria@example.com") -> dict[str, object]:
@@ -72,7 +57,7 @@ async def test_register_creates_user_patient_and_session(
     assert "notes" not in body["patient"]
     assert {"access_token", "refresh_token", "csrf_token"} <= set(fresh.cookies.keys())
     assert (await fresh.get("/api/auth/me")).json()["user"]["id"] == body["user"]["id"]
-    link = await _latest_link(clinic.id, "user.registered")
+    link = await emailed_link(settings, clinic.id, "user.registered")
     assert link.startswith(f"{settings.app_url}/verify-email?token=")
 
 
@@ -113,10 +98,10 @@ async def test_same_email_may_exist_in_two_clinics(
 
 
 async def test_verify_email_is_single_use_and_expires(
-    fresh: httpx.AsyncClient, clinic: SeededClinic
+    fresh: httpx.AsyncClient, clinic: SeededClinic, settings: Settings
 ) -> None:
     await fresh.post("/api/auth/register", json=_registration(clinic))
-    token = _token(await _latest_link(clinic.id, "user.registered"))
+    token = token_of(await emailed_link(settings, clinic.id, "user.registered"))
     assert (await fresh.post("/api/auth/verify-email", json={"token": token})).status_code == 204
     assert (await fresh.get("/api/auth/me")).json()["user"]["emailVerified"] is True
     reused = await fresh.post("/api/auth/verify-email", json={"token": token})
@@ -127,10 +112,10 @@ async def test_verify_email_is_single_use_and_expires(
 
 
 async def test_verify_email_token_dies_after_24h(
-    fresh: httpx.AsyncClient, clinic: SeededClinic
+    fresh: httpx.AsyncClient, clinic: SeededClinic, settings: Settings
 ) -> None:
     await fresh.post("/api/auth/register", json=_registration(clinic))
-    token = _token(await _latest_link(clinic.id, "user.registered"))
+    token = token_of(await emailed_link(settings, clinic.id, "user.registered"))
     try:
         clock.travel(timedelta(hours=24, minutes=1))
         assert (
@@ -158,9 +143,9 @@ async def test_forgot_and_reset_password(
             json={"clinic": clinic.slug, "email": clinic.email("patient")},
         )
         assert forgot.status_code == 202
-        link = await _latest_link(clinic.id, "user.password_reset_requested")
+        link = await emailed_link(settings, clinic.id, "user.password_reset_requested")
         assert link.startswith(f"{settings.app_url}/reset-password?token=")
-        token = _token(link)
+        token = token_of(link)
         weak = await browser.post(
             "/api/auth/password/reset", json={"token": token, "password": "123"}
         )
@@ -187,12 +172,12 @@ async def test_forgot_and_reset_password(
 
 
 async def test_reset_token_expires_after_30_minutes(
-    fresh: httpx.AsyncClient, clinic: SeededClinic
+    fresh: httpx.AsyncClient, clinic: SeededClinic, settings: Settings
 ) -> None:
     await fresh.post(
         "/api/auth/password/forgot", json={"clinic": clinic.slug, "email": clinic.email("admin")}
     )
-    token = _token(await _latest_link(clinic.id, "user.password_reset_requested"))
+    token = token_of(await emailed_link(settings, clinic.id, "user.password_reset_requested"))
     try:
         clock.travel(timedelta(minutes=31))
         response = await fresh.post(

@@ -10,7 +10,7 @@ import msgspec
 import pytest
 
 from topsmile.core import clock
-from topsmile.events.types import AccountToken, AppointmentNotice, PaymentNotice, Recipient
+from topsmile.events.types import AccountLink, AppointmentNotice, PaymentNotice, Recipient
 from topsmile.notifications.templates import (
     appointment_ics,
     format_amount,
@@ -46,7 +46,7 @@ PAYMENT = PaymentNotice(
     amount=15000,
     currency="brl",
 )
-TOKEN = AccountToken(
+TOKEN = AccountLink(
     recipient=ANA,
     clinic_name="Clínica Sorriso",
     link="https://app.example/verify-email?token=abc&next=%2F",
@@ -136,7 +136,7 @@ def test_html_escapes_every_interpolated_value() -> None:
         assert "<img" not in html
         assert "<script>alert(1)</script>" in text  # plain text is not HTML
 
-    token = AccountToken(
+    token = AccountLink(
         recipient=hostile, clinic_name="A&B", link='https://x.example/?t=1&u="><script>'
     )
     _, _, html = render_email("verify_email", token)

@@ -9,11 +9,17 @@ from typing import Any
 from topsmile.auth import sessions, tokens
 from topsmile.auth.passwords import policy_violation
 from topsmile.auth.principal import Principal
-from topsmile.auth.service import SignedIn, invalid_token, session_tokens
+from topsmile.auth.service import (
+    SignedIn,
+    invalid_token,
+    login_failure_key,
+    reserve_password_check,
+    session_tokens,
+)
 from topsmile.clinics import queries
 from topsmile.core import clock, db, validation
 from topsmile.core.errors import Conflict, NotFound, ValidationError
-from topsmile.core.throttle import throttle_key
+from topsmile.core.throttle import ip_throttle_key, throttle_key
 from topsmile.events.outbox import publish
 from topsmile.events.types import AccountToken, Recipient, new_event
 from topsmile.runtime import Runtime
@@ -26,28 +32,39 @@ def check_password(password: str, email: str, field: str = "password") -> None:
 
 
 async def send_email_token(
-    rt: Runtime, *, purpose: str, user: dict[str, Any], clinic: dict[str, Any], ip: str | None
+    rt: Runtime,
+    *,
+    purpose: tokens.EmailPurpose,
+    user: dict[str, Any],
+    clinic: dict[str, Any],
+    ip: str | None,
 ) -> None:
-    """Create a single-use token and publish the event that emails its link (current tx)."""
-    token = tokens.new_scoped_token(clinic["id"])
+    """Create a single-use token and publish the event that emails its link (current tx).
+
+    The token is derived from the server secret and the row's id (`tokens.email_token`):
+    the row keeps its hash, the event only the row's id; the email handler derives it again.
+    """
+    token_id = uuid.uuid4()
+    token = tokens.email_token(rt.settings.secret_key, clinic["id"], token_id, purpose)
     ttl = tokens.VERIFY_EMAIL_TTL if purpose == "verify_email" else tokens.PASSWORD_RESET_TTL
     await db.fetch(
-        "INSERT INTO email_token (token_hash, clinic_id, user_id, purpose, expires_at)"
-        " VALUES ({}, {}, {}, {}, {})",
+        "INSERT INTO email_token (id, token_hash, clinic_id, user_id, purpose, expires_at)"
+        " VALUES ({}, {}, {}, {}, {}, {})",
+        token_id,
         tokens.hash_token(token),
         clinic["id"],
         user["id"],
         purpose,
         tokens.expires(ttl),
     )
-    page = "verify-email" if purpose == "verify_email" else "reset-password"
     event_name = "user.registered" if purpose == "verify_email" else "user.password_reset_requested"
     payload = AccountToken(
         recipient=Recipient(
             first_name=user["first_name"], last_name=user["last_name"], email=user["email"]
         ),
         clinic_name=clinic["name"],
-        link=f"{rt.settings.app_url.rstrip('/')}/{page}?token={token}",
+        token_id=token_id,
+        purpose=purpose,
     )
     await publish(
         new_event(
@@ -62,6 +79,9 @@ async def send_email_token(
     )
 
 
+ACCOUNT_EXISTS = "An account with this email already exists at this clinic."
+
+
 async def register(
     rt: Runtime,
     *,
@@ -74,38 +94,122 @@ async def register(
     date_of_birth: date | None,
     ip: str,
     user_agent: str | None,
-) -> tuple[SignedIn, dict[str, Any]]:
-    await rt.throttle.enforce(throttle_key("register-ip", ip), rt.settings.rate_register_per_ip)
+) -> tuple[SignedIn, dict[str, Any] | None]:
+    """A new patient account and its session; the patient record, or None while the
+    account stays unattached (see `registration_record`)."""
+    await rt.throttle.enforce(ip_throttle_key("register-ip", ip), rt.settings.rate_register_per_ip)
     email = validation.email(email)
     first_name = validation.required_text(first_name, "firstName")
     last_name = validation.required_text(last_name, "lastName")
     e164 = validation.phone(phone) if phone else None
-    if date_of_birth is not None and date_of_birth > clock.now().date():
-        raise ValidationError.on("dateOfBirth", "The date of birth is in the future.")
     check_password(password, email)
     async with db.tenant_transaction(None):
         clinic = await queries.clinic_by_slug(clinic_slug)
     if clinic is None:
         raise NotFound("No clinic has that slug.")
+    if date_of_birth is not None:
+        validation.date_of_birth(date_of_birth, clinic["timezone"])
     password_hash = await rt.hasher.hash(password)
     async with db.tenant_transaction(clinic["id"]):
+        # Concurrent registrations of one email queue here, so the check and the insert
+        # cannot interleave: one account, the others 409 (never a constraint error).
+        await db.fetch(
+            "SELECT pg_advisory_xact_lock(hashtextextended({}, 0))",
+            f"register:{clinic['id']}:{email}",
+        )
         if await queries.user_by_email(email) is not None:
-            raise Conflict("An account with this email already exists at this clinic.")
+            raise Conflict(ACCOUNT_EXISTS)
+        # Staff adding this email meanwhile hits app_user_clinic_id_email_key, which the
+        # one constraint mapping (core/constraints.py) answers with the same 409.
         [user] = await db.fetch(
-            "INSERT INTO app_user (clinic_id, email, password_hash, first_name, last_name, role)"
-            " VALUES ({}, {}, {}, {}, {}, 'patient') RETURNING *",
+            "INSERT INTO app_user (clinic_id, email, password_hash, first_name, last_name,"
+            " role) VALUES ({}, {}, {}, {}, {}, 'patient') RETURNING *",
             clinic["id"],
             email,
             password_hash,
             first_name,
             last_name,
         )
-        patient = await link_or_create_patient(
+        patient = await registration_record(
             clinic["id"], user["id"], email, first_name, last_name, e164, date_of_birth
         )
         await send_email_token(rt, purpose="verify_email", user=user, clinic=clinic, ip=ip)
         issued = await sessions.open_session(clinic["id"], user["id"], user_agent=user_agent, ip=ip)
     return session_tokens(rt, user, clinic, issued), patient
+
+
+async def registration_record(
+    clinic_id: uuid.UUID,
+    user_id: uuid.UUID,
+    email: str,
+    first_name: str,
+    last_name: str,
+    phone: str | None,
+    date_of_birth: date | None,
+) -> dict[str, Any] | None:
+    """SPEC §3 "Registering over an existing patient record": the record of a new account
+    whose email is not verified yet, or None when the account stays unattached.
+
+    Typing an email proves nothing: when the clinic has an active record with it, the
+    account gets nothing now (`verify_email` attaches it once the email is proven) and
+    nothing of that record is returned. Otherwise the account gets a record of its own; a
+    phone another record holds is left off rather than refused, so registration reveals no
+    patient's email or phone.
+    """
+    if await db.fetch("SELECT 1 FROM patient WHERE email = {} AND status = 'active'", email):
+        return None
+    for candidate in dict.fromkeys([phone, None]):
+        # The unique indexes on active emails and phones settle races with staff writes.
+        rows = await db.fetch(
+            "INSERT INTO patient (clinic_id, user_id, first_name, last_name, email, phone,"
+            " date_of_birth) VALUES ({}, {}, {}, {}, {}, {}, {})"
+            " ON CONFLICT DO NOTHING RETURNING *",
+            clinic_id,
+            user_id,
+            first_name,
+            last_name,
+            email,
+            candidate,
+            date_of_birth,
+        )
+        if rows:
+            return rows[0]
+    return None  # a record with this email appeared meanwhile: unattached, as above
+
+
+async def attach_verified_record(user: dict[str, Any]) -> None:
+    """After the email is verified: an account left unattached at registration takes the
+    clinic's active record with its email (names and phone stay as the clinic wrote them).
+
+    A record already linked to another account is never handed over (that account's email
+    differs: staff changed one of them); the account then stays unattached. If the record
+    went away meanwhile, the account gets a record of its own with its names and email.
+    """
+    if user["role"] != "patient" or await db.fetch(
+        "SELECT 1 FROM patient WHERE user_id = {}", user["id"]
+    ):
+        return
+    existing = await db.fetch(
+        "SELECT id, user_id FROM patient WHERE email = {} AND status = 'active' FOR UPDATE",
+        user["email"],
+    )
+    if existing:
+        if existing[0]["user_id"] is None:
+            await db.fetch(
+                "UPDATE patient SET user_id = {}, updated_at = now() WHERE id = {}",
+                user["id"],
+                existing[0]["id"],
+            )
+        return
+    await db.fetch(
+        "INSERT INTO patient (clinic_id, user_id, first_name, last_name, email)"
+        " VALUES ({}, {}, {}, {}, {}) ON CONFLICT DO NOTHING",
+        user["clinic_id"],
+        user["id"],
+        user["first_name"],
+        user["last_name"],
+        user["email"],
+    )
 
 
 async def link_or_create_patient(
@@ -119,7 +223,9 @@ async def link_or_create_patient(
     *,
     sms_opt_in: bool = False,
 ) -> dict[str, Any]:
-    """A clinic may already hold a record for this person: the account takes it over."""
+    """For accounts whose email is already verified (seeded, or made by the clinic): the
+    clinic's record for this email becomes theirs. Never call it for a self-registered,
+    unverified account: that is `registration_record`."""
     existing = await db.fetch(
         "SELECT * FROM patient WHERE email = {} AND status = 'active' FOR UPDATE", email
     )
@@ -181,11 +287,15 @@ async def verify_email(token: str) -> None:
             "UPDATE app_user SET email_verified = true, updated_at = now() WHERE id = {}",
             user["id"],
         )
+        await attach_verified_record(user)
 
 
 async def forgot_password(rt: Runtime, *, clinic_slug: str, email: str, ip: str) -> None:
-    """Always 202 for the caller: over the throttle, or for no such account, nothing is sent."""
+    """Always 202 for the caller: over a throttle, or for no such account, nothing is sent."""
     email = email.strip().lower()
+    per_ip = await rt.throttle.hit(throttle_key("forgot-ip", ip), rt.settings.rate_forgot_per_ip)
+    if not per_ip.allowed:
+        return
     key = throttle_key("forgot", clinic_slug.strip().lower(), email)
     if not (await rt.throttle.hit(key, rt.settings.rate_forgot_per_account)).allowed:
         return
@@ -206,17 +316,24 @@ async def reset_password(rt: Runtime, *, token: str, password: str, ip: str) -> 
         new_hash = await rt.hasher.hash(password)
         await _set_password(user, new_hash, ip)
         revoked = await sessions.revoke(user_id=user["id"], reason="password_reset")
+        clinic = await queries.clinic_by_id(user["clinic_id"])
     await rt.denylist.revoke_sessions(revoked)
+    await rt.throttle.reset(login_failure_key(clinic["slug"], user["email"]))
 
 
 async def change_password(
     rt: Runtime, principal: Principal, *, current_password: str, new_password: str
 ) -> None:
+    """A wrong current password counts as a failed sign-in of the account (SPEC §3)."""
     async with db.tenant_transaction(principal.clinic_id):
         user = await queries.user_by_id(principal.user_id)
+        clinic = await queries.clinic_by_id(principal.clinic_id)
     assert user is not None
+    failures = login_failure_key(clinic["slug"], user["email"])
+    await reserve_password_check(rt, failures)
     if not await rt.hasher.verify(user["password_hash"], current_password):
         raise ValidationError.on("currentPassword", "The current password is not right.")
+    await rt.throttle.release(failures)
     check_password(new_password, user["email"], "newPassword")
     new_hash = await rt.hasher.hash(new_password)
     async with db.tenant_transaction(principal.clinic_id):
@@ -225,12 +342,20 @@ async def change_password(
             user_id=principal.user_id, keep=principal.session_id, reason="password_changed"
         )
     await rt.denylist.revoke_sessions(revoked)
+    await rt.throttle.reset(failures)
 
 
 async def _set_password(user: dict[str, Any], password_hash: str, ip: str | None) -> None:
+    """Set the new hash and void every reset link still out (SPEC §3, token hygiene)."""
     await db.fetch(
         "UPDATE app_user SET password_hash = {}, updated_at = now() WHERE id = {}",
         password_hash,
+        user["id"],
+    )
+    await db.fetch(
+        "UPDATE email_token SET used_at = {} WHERE user_id = {}"
+        " AND purpose = 'password_reset' AND used_at IS NULL",
+        clock.now(),
         user["id"],
     )
     await publish(

@@ -11,6 +11,7 @@ from litestar.status_codes import HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 
 from topsmile.auth import accounts, cookies, service
 from topsmile.auth.middleware import request_ip
+from topsmile.auth.origin import not_cross_site
 from topsmile.auth.principal import Principal, signed_in
 from topsmile.auth.schemas import (
     ChangePassword,
@@ -57,7 +58,13 @@ class AuthController(Controller):
     path = "/api/auth"
     tags = ["auth"]
 
-    @post("/register", operation_id="authRegister", summary="Patient self-signup", **body(Register))
+    @post(
+        "/register",
+        operation_id="authRegister",
+        summary="Patient self-signup",
+        guards=[not_cross_site],
+        **body(Register),
+    )
     async def register(self, request: Req, data: JSONBody[Register]) -> Response[Registered]:
         rt = runtime_of(request)
         result, patient = await accounts.register(
@@ -72,12 +79,18 @@ class AuthController(Controller):
             ip=request_ip(request.scope, rt),
             user_agent=request.headers.get("user-agent"),
         )
-        content = Registered(
-            user=user_view(result.user), patient=patient_view(patient, staff=False)
-        )
+        own = patient_view(patient, staff=False) if patient is not None else None
+        content = Registered(user=user_view(result.user), patient=own)
         return session_response(rt, result, content, 201)
 
-    @post("/login", operation_id="authLogin", summary="Sign in", status_code=200, **body(Login))
+    @post(
+        "/login",
+        operation_id="authLogin",
+        summary="Sign in",
+        status_code=200,
+        guards=[not_cross_site],
+        **body(Login),
+    )
     async def login(self, request: Req, data: JSONBody[Login]) -> Response[Me]:
         rt = runtime_of(request)
         result = await service.login(
@@ -91,7 +104,11 @@ class AuthController(Controller):
         return session_response(rt, result, me_body(result))
 
     @post(
-        "/refresh", operation_id="authRefresh", summary="Rotate the refresh token", status_code=200
+        "/refresh",
+        operation_id="authRefresh",
+        summary="Rotate the refresh token",
+        status_code=200,
+        guards=[not_cross_site],
     )
     async def refresh(self, request: Req) -> Response[Me]:
         rt = runtime_of(request)
@@ -109,6 +126,7 @@ class AuthController(Controller):
         operation_id="authLogout",
         summary="Sign out this session",
         status_code=HTTP_204_NO_CONTENT,
+        guards=[not_cross_site],
     )
     async def logout(self, request: Req) -> Response[None]:
         rt = runtime_of(request)
@@ -172,6 +190,7 @@ class AuthController(Controller):
         operation_id="authVerifyEmail",
         summary="Confirm an email address",
         status_code=HTTP_204_NO_CONTENT,
+        guards=[not_cross_site],
         **body(VerifyEmail),
     )
     async def verify_email(self, data: JSONBody[VerifyEmail]) -> None:
@@ -182,6 +201,7 @@ class AuthController(Controller):
         operation_id="authPasswordForgot",
         summary="Email a reset link",
         status_code=HTTP_202_ACCEPTED,
+        guards=[not_cross_site],
         **body(Forgot),
     )
     async def forgot(self, request: Req, data: JSONBody[Forgot]) -> None:
@@ -195,6 +215,7 @@ class AuthController(Controller):
         operation_id="authPasswordReset",
         summary="Set a new password",
         status_code=HTTP_204_NO_CONTENT,
+        guards=[not_cross_site],
         **body(ResetPassword),
     )
     async def reset(self, request: Req, data: JSONBody[ResetPassword]) -> None:

@@ -7,9 +7,9 @@ callers are throttled per user here.
 
 from __future__ import annotations
 
-from http.cookies import SimpleCookie
 from typing import Any
 
+from litestar.connection import ASGIConnection
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from topsmile.auth import cookies, tokens
@@ -21,23 +21,17 @@ from topsmile.runtime import Runtime
 
 
 def _cookie(scope: Scope, name: str) -> str | None:
-    for key, value in scope["headers"]:
-        if key == b"cookie":
-            jar: SimpleCookie = SimpleCookie()
-            try:
-                jar.load(value.decode("latin-1"))
-            except Exception:  # a malformed Cookie header is just no session
-                return None
-            if name in jar:
-                return jar[name].value
-    return None
+    """The cookie through the parser `request.cookies` uses (one parser everywhere): a
+    malformed unrelated cookie cannot hide the session cookie next to it."""
+    return ASGIConnection[Any, Any, Any, Any](scope).cookies.get(name)
 
 
 def request_ip(scope: Scope, runtime: Runtime) -> str:
     peer = scope.get("client")
-    forwarded = next(
-        (v.decode("latin-1") for k, v in scope["headers"] if k == b"x-forwarded-for"), None
-    )
+    # Every X-Forwarded-For line, in order: a proxy may append its own line rather than
+    # extend the client's, and only the rightmost hops are ours to trust.
+    lines = [v.decode("latin-1") for k, v in scope["headers"] if k == b"x-forwarded-for"]
+    forwarded = ",".join(lines) or None
     return client_ip(peer[0] if peer else None, forwarded, runtime.settings.trusted_proxies)
 
 

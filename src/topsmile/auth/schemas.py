@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated
 
 import msgspec
 
 from topsmile.clinics.schemas import ClinicView, UserView
 from topsmile.core.schemas import Input, Output
-from topsmile.core.validation import Email, Name, Password, Token
+from topsmile.core.validation import BirthDate, Email, Name, Password, Phone, Token
 from topsmile.patients.schemas import PatientView
 
 Slug = Annotated[str, msgspec.Meta(min_length=1, max_length=63)]
-Phone = Annotated[str, msgspec.Meta(min_length=3, max_length=32)]
 
 
 class Register(Input):
@@ -24,7 +23,7 @@ class Register(Input):
     first_name: Name
     last_name: Name
     phone: Phone | None = None
-    date_of_birth: date | None = None
+    date_of_birth: BirthDate | None = None
 
 
 class Login(Input):
@@ -59,7 +58,7 @@ class Me(Output):
 
 class Registered(Output):
     user: UserView
-    patient: PatientView
+    patient: PatientView | None  # None: unattached until the email is verified (SPEC §3)
 
 
 class SessionView(Output):

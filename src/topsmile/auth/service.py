@@ -12,7 +12,7 @@ from topsmile.clinics import queries
 from topsmile.config import Rate
 from topsmile.core import clock, db
 from topsmile.core.errors import RateLimited, Unauthenticated, ValidationError
-from topsmile.core.throttle import throttle_key
+from topsmile.core.throttle import ip_throttle_key, throttle_key
 from topsmile.events.outbox import publish
 from topsmile.events.types import new_event
 from topsmile.runtime import Runtime
@@ -43,8 +43,22 @@ def session_tokens(
     )
 
 
-def _failure_rate(rt: Runtime) -> Rate:
+def failure_rate(rt: Runtime) -> Rate:
     return Rate(rt.settings.login_max_failures, rt.settings.login_lock_minutes * 60)
+
+
+def login_failure_key(clinic_slug: str, email: str) -> str:
+    """The throttle key counting one account's failed sign-ins (and wrong current passwords)."""
+    return throttle_key("login-fail", clinic_slug.strip().lower(), email.strip().lower())
+
+
+async def reserve_password_check(rt: Runtime, failures: str) -> None:
+    """Count an attempt as a failure BEFORE its password is checked, atomically (INCR), so
+    that N concurrent attempts check at most the limit's number of passwords; the rest are
+    429. The caller gives the slot back (`Throttle.release`) when the password was right."""
+    slot = await rt.throttle.hit(failures, failure_rate(rt))
+    if not slot.allowed:
+        raise RateLimited(slot.retry_after, "Too many failed sign-ins; try again later.")
 
 
 async def login(
@@ -52,12 +66,10 @@ async def login(
 ) -> SignedIn:
     """Unknown clinic, unknown email, wrong password and inactive user all answer the same
     401 after the same argon2 work, and count the same towards the account's lock."""
-    await rt.throttle.enforce(throttle_key("login-ip", ip), rt.settings.rate_login_per_ip)
+    await rt.throttle.enforce(ip_throttle_key("login-ip", ip), rt.settings.rate_login_per_ip)
     email = email.strip().lower()
-    failures = throttle_key("login-fail", clinic_slug.strip().lower(), email)
-    locked = await rt.throttle.peek(failures, _failure_rate(rt))
-    if not locked.allowed:
-        raise RateLimited(locked.retry_after, "Too many failed sign-ins; try again later.")
+    failures = login_failure_key(clinic_slug, email)
+    await reserve_password_check(rt, failures)
 
     async with db.tenant_transaction(None):
         clinic = await queries.clinic_by_slug(clinic_slug)
@@ -72,7 +84,6 @@ async def login(
         ok = await rt.hasher.verify(user["password_hash"], password)
 
     if not ok:
-        await rt.throttle.hit(failures, _failure_rate(rt))
         if clinic is not None:
             async with db.tenant_transaction(clinic["id"]):
                 await publish(
@@ -88,7 +99,7 @@ async def login(
         raise Unauthenticated(BAD_CREDENTIALS)
 
     assert user is not None and clinic is not None
-    await rt.throttle.reset(failures)
+    await rt.throttle.release(failures)
     new_hash = (
         await rt.hasher.hash(password) if rt.hasher.needs_rehash(user["password_hash"]) else None
     )

@@ -9,7 +9,7 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 import jwt
 
@@ -94,6 +94,30 @@ def csrf_token(secret: str, session_id: uuid.UUID) -> str:
 
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+EmailPurpose = Literal["verify_email", "password_reset"]
+EMAIL_TOKEN_PAGES = {"verify_email": "verify-email", "password_reset": "reset-password"}
+
+
+def email_token(secret: str, clinic_id: uuid.UUID, token_id: uuid.UUID, purpose: str) -> str:
+    """The token of one `email_token` row, derived from the server secret and the row's id.
+
+    Nothing readable needs storing: the row keeps only the token's hash, the outbox event
+    only the row's id, and the email handler derives the token again when it writes the
+    link. Clinic-prefixed like every scoped token (see `clinic_of_token`).
+    """
+    message = f"email-token|{clinic_id}|{token_id}|{purpose}".encode()
+    digest = hmac.new(derive_key(secret, "email-token"), message, hashlib.sha256).digest()
+    return f"{clinic_id.hex}.{base64.urlsafe_b64encode(digest).rstrip(b'=').decode()}"
+
+
+def email_link(
+    app_url: str, secret: str, clinic_id: uuid.UUID, token_id: uuid.UUID, purpose: str
+) -> str:
+    """`<app_url>/verify-email?token=…` or `<app_url>/reset-password?token=…`."""
+    token = email_token(secret, clinic_id, token_id, purpose)
+    return f"{app_url.rstrip('/')}/{EMAIL_TOKEN_PAGES[purpose]}?token={token}"
 
 
 def new_scoped_token(clinic_id: uuid.UUID) -> str:

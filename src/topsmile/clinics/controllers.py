@@ -11,6 +11,7 @@ from litestar.status_codes import HTTP_201_CREATED
 
 from topsmile.auth.controllers import runtime_of, session_response
 from topsmile.auth.middleware import request_ip
+from topsmile.auth.origin import not_cross_site
 from topsmile.auth.principal import ADMIN, ADMIN_MANAGER, Principal, signed_in
 from topsmile.clinics import service
 from topsmile.clinics.schemas import (
@@ -42,6 +43,7 @@ class ClinicsController(Controller):
         description="Public while TOPSMILE_ALLOW_SIGNUP is on (403 otherwise); throttled per"
         " client IP. Answers with the admin's session cookies.",
         status_code=HTTP_201_CREATED,
+        guards=[not_cross_site],
         **body(ClinicSignup),
     )
     async def signup(self, request: Req, data: JSONBody[ClinicSignup]) -> Response[SignupResult]:

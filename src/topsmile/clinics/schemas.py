@@ -10,7 +10,7 @@ import msgspec
 
 from topsmile.auth.principal import Role
 from topsmile.core.schemas import Input, Output
-from topsmile.core.validation import Email, Name, Password
+from topsmile.core.validation import Currency, Email, Name, Password, Timezone
 
 Minutes = Annotated[int, msgspec.Meta(ge=1, le=43200)]
 
@@ -57,15 +57,15 @@ class AdminInput(Input):
 class ClinicSignup(Input):
     name: Name
     slug: Annotated[str, msgspec.Meta(min_length=1, max_length=63)]
-    timezone: Annotated[str, msgspec.Meta(max_length=64)]
-    currency: Annotated[str, msgspec.Meta(max_length=3)]
+    timezone: Timezone
+    currency: Currency
     admin: AdminInput
 
 
 class ClinicPatch(Input):
     name: Name | msgspec.UnsetType = msgspec.UNSET
-    timezone: Annotated[str, msgspec.Meta(max_length=64)] | msgspec.UnsetType = msgspec.UNSET
-    currency: Annotated[str, msgspec.Meta(max_length=3)] | msgspec.UnsetType = msgspec.UNSET
+    timezone: Timezone | msgspec.UnsetType = msgspec.UNSET
+    currency: Currency | msgspec.UnsetType = msgspec.UNSET
     settings: dict[str, Any] | msgspec.UnsetType = msgspec.UNSET
 
 

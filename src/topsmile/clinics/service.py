@@ -30,7 +30,7 @@ from topsmile.core import db, validation
 from topsmile.core.errors import Conflict, FieldError, Forbidden, NotFound, ValidationError
 from topsmile.core.ranges import offset_of
 from topsmile.core.schemas import validation_error
-from topsmile.core.throttle import throttle_key
+from topsmile.core.throttle import ip_throttle_key
 from topsmile.events.outbox import publish
 from topsmile.events.types import Event, new_event
 from topsmile.runtime import Runtime
@@ -146,7 +146,7 @@ async def signup(rt: Runtime, data: ClinicSignup, *, ip: str, user_agent: str | 
     """`POST /api/clinics`: public when sign-up is on, throttled per client IP."""
     if not rt.settings.allow_signup:
         raise Forbidden("Clinic sign-up is turned off on this server.")
-    await rt.throttle.enforce(throttle_key("signup-ip", ip), rt.settings.rate_signup_per_ip)
+    await rt.throttle.enforce(ip_throttle_key("signup-ip", ip), rt.settings.rate_signup_per_ip)
     created = await create_clinic(rt.hasher, data, ip=ip, user_agent=user_agent, with_session=True)
     assert created.session is not None
     return session_tokens(rt, created.admin, created.clinic, created.session)

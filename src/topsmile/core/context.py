@@ -7,7 +7,7 @@ import secrets
 from contextvars import ContextVar
 from dataclasses import dataclass
 
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 
 
 @dataclass
@@ -27,7 +27,7 @@ def new_request_id() -> str:
 
 def accept_request_id(candidate: str | None) -> str:
     """The caller's id when it is 1-128 chars of [A-Za-z0-9._-], else a fresh one."""
-    if candidate and _REQUEST_ID.match(candidate):
+    if candidate and _REQUEST_ID.fullmatch(candidate):
         return candidate
     return new_request_id()
 

@@ -10,6 +10,7 @@ import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 
+from topsmile.core.constraints import constraint_problem
 from topsmile.core.context import current_request_id
 
 log = logging.getLogger("topsmile.errors")
@@ -70,12 +71,20 @@ class Forbidden(AppError):
     status, code, title = 403, "forbidden", "Not allowed"
 
 
+class EmailNotVerified(AppError):
+    status, code, title = 403, "email-not-verified", "Verify your email first"
+
+
 class NotFound(AppError):
     status, code, title = 404, "not-found", "Not found"
 
 
 class Conflict(AppError):
     status, code, title = 409, "conflict", "Conflict"
+
+
+class UnsupportedMediaType(AppError):
+    status, code, title = 415, "unsupported-media-type", "Unsupported media type"
 
 
 class ServiceUnavailable(AppError):
@@ -88,6 +97,8 @@ class RateLimited(AppError):
     def __init__(self, retry_after: int, detail: str | None = None) -> None:
         super().__init__(detail, headers={"Retry-After": str(max(1, retry_after))})
 
+
+_BY_STATUS: dict[int, type[AppError]] = {400: ValidationError, 404: NotFound, 409: Conflict}
 
 # Statuses Litestar raises by itself, mapped to the contract's codes.
 _HTTP_CODES = {
@@ -150,6 +161,21 @@ def _validation_errors(exc: ValidationException) -> list[FieldError]:
     return errors or [FieldError("body", exc.detail)]
 
 
+def _constraint_response(
+    request: Request[Any, Any, Any], exc: asyncpg.IntegrityConstraintViolationError
+) -> Response[bytes]:
+    """A write the database refused (its transaction has rolled back): the same answer the
+    service's own check gives, looked up by constraint name in one table."""
+    problem = constraint_problem(exc)
+    log.warning(
+        "write refused by a constraint",
+        extra={"path": request.url.path, "constraint": getattr(exc, "constraint_name", None)},
+    )
+    kind = _BY_STATUS[problem.status]
+    errors = [FieldError(problem.field, problem.message)] if problem.status == 400 else None
+    return problem_response(problem.status, kind.code, kind.title, problem.message, errors=errors)
+
+
 def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
     if isinstance(exc, AppError):
         return problem_response(
@@ -161,6 +187,8 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
             conflicts=exc.conflicts,
             headers=exc.headers,
         )
+    if isinstance(exc, asyncpg.IntegrityConstraintViolationError):
+        return _constraint_response(request, exc)
     if isinstance(exc, asyncpg.DataError):
         # A value PostgreSQL cannot take (a NUL character, an out-of-range number or date):
         # the client's input, and the transaction has rolled back.

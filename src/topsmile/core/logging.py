@@ -15,7 +15,7 @@ _SECRET_KEYS = re.compile(
     r"pass(word)?|secret|token|authorization|cookie|csrf|card|cvc|api[_-]?key|signature",
     re.IGNORECASE,
 )
-_PERSONAL_KEYS = re.compile(r"^(email|phone|recipient|to)$", re.IGNORECASE)
+_PERSONAL_KEYS = re.compile(r"email|phone|recipient|to", re.IGNORECASE)
 _EMAIL = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+\.[A-Za-z]{2,})")
 _PHONE = re.compile(r"\+\d[\d\s().-]{6,16}\d")
 _CARD = re.compile(r"\b(?:\d[ -]?){13,19}\b")
@@ -42,7 +42,7 @@ def redact_text(text: str) -> str:
 def redact(value: Any, key: str = "") -> Any:
     if key and _SECRET_KEYS.search(key):
         return "[redacted]"
-    if key and _PERSONAL_KEYS.match(key) and isinstance(value, str):
+    if key and _PERSONAL_KEYS.fullmatch(key) and isinstance(value, str):
         return value[:1] + "***" + value[-2:] if len(value) > 4 else "***"
     if isinstance(value, str):
         return redact_text(value)

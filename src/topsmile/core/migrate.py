@@ -41,14 +41,21 @@ def _load(app: str, path: Path) -> ModuleType:
     return module
 
 
-def _pending(app: AppConfig, done: set[str]) -> list[ModuleType]:
+class MigrationsNotFound(RuntimeError):
+    """A registered app has no migration files (e.g. a package installed without them)."""
+
+
+def migration_modules(app: AppConfig) -> list[ModuleType]:
+    """The app's migration modules in id order; an app without any is a broken install."""
     folder = Path(app.resolved_migrations_folder_path)
-    modules = [
-        _load(app.app_name, path)
-        for path in sorted(folder.glob("*.py"))
-        if path.name != "__init__.py"
-    ]
-    return sorted((m for m in modules if m.ID not in done), key=lambda m: str(m.ID))
+    paths = sorted(folder.glob("*.py")) if folder.is_dir() else []
+    modules = [_load(app.app_name, path) for path in paths if path.name != "__init__.py"]
+    if not modules:
+        raise MigrationsNotFound(
+            f"no migrations found for app '{app.app_name}' in {folder}; "
+            "the topsmile package must ship its migrations (nothing was applied)"
+        )
+    return sorted(modules, key=lambda m: str(m.ID))
 
 
 async def apply_migrations(owner_dsn: str, app_login_role: str | None = None) -> list[str]:
@@ -59,6 +66,8 @@ async def apply_migrations(owner_dsn: str, app_login_role: str | None = None) ->
     """
     if db.DB.pool is not None:
         raise RuntimeError("apply migrations before opening the application pool")
+    # Found before touching the database: a package without its migrations changes nothing.
+    found = [(app, migration_modules(app)) for app in _app_configs()]
     previous = dict(db.DB.config)
     db.configure(owner_dsn)
     applied: list[str] = []
@@ -67,9 +76,9 @@ async def apply_migrations(owner_dsn: str, app_login_role: str | None = None) ->
         await lock_conn.execute("SELECT pg_advisory_lock($1)", _LOCK_KEY)
         await Migration.create_table(if_not_exists=True).run()  # type: ignore[no-untyped-call]
         pending: list[tuple[str, int, AppConfig, ModuleType]] = []
-        for order, app in enumerate(_app_configs()):
+        for order, (app, modules) in enumerate(found):
             done = set(await Migration.get_migrations_which_ran(app_name=app.app_name))
-            pending += [(str(m.ID), order, app, m) for m in _pending(app, done)]
+            pending += [(str(m.ID), order, app, m) for m in modules if m.ID not in done]
         # Migration ids are timestamps: one global order lets an app's migration depend on
         # an earlier migration of another app (a foreign key to its table).
         for _, _, app, module in sorted(pending, key=lambda item: item[:2]):

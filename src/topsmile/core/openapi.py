@@ -15,10 +15,15 @@ _DESCRIPTIONS = {
         "The request is not valid (malformed JSON, wrong types, unknown fields, bad values)",
     ),
     401: ("unauthenticated", "No session, or it expired or was revoked"),
-    403: ("forbidden", "Your role may not do this, or the CSRF token is missing"),
+    403: (
+        "forbidden",
+        "Your role may not do this, the CSRF token is missing, or a session-less endpoint"
+        " was called from another site",
+    ),
     404: ("not-found", "No such resource in your clinic"),
     409: ("conflict", "A duplicate or a state conflict"),
     413: ("payload-too-large", "The body is over the limit"),
+    415: ("unsupported-media-type", "The body was not sent as application/json"),
     429: ("rate-limited", "Throttled; see Retry-After"),
     500: ("internal", "Unexpected error (no internals are disclosed)"),
 }
@@ -56,6 +61,8 @@ def _statuses(handler: HTTPRouteHandler, path: str) -> set[int]:
         statuses.add(409)
     if handler.parsed_fn_signature.parameters:
         statuses.add(400)
+    if "data" in handler.parsed_fn_signature.parameters:
+        statuses.add(415)
     return statuses
 
 

@@ -28,9 +28,9 @@ _BOUND = "A clinic-local date `YYYY-MM-DD` (inclusive) or an instant with an off
 From = Annotated[str | None, QueryParameter(name="from", description=_BOUND)]
 To = Annotated[str | None, QueryParameter(name="to", description=_BOUND)]
 
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 # `+02:00` in a query string arrives as ` 02:00` when the client did not percent-encode it.
-_SPACE_OFFSET = re.compile(r"^(\d{4}-\d{2}-\d{2}[T ][\d:.]+) (\d{2}(?::?\d{2})?)$")
+_SPACE_OFFSET = re.compile(r"(\d{4}-\d{2}-\d{2}[T ][\d:.]+) (\d{2}(?::?\d{2})?)")
 
 
 def offset_of(page: int, page_size: int) -> int:
@@ -62,10 +62,10 @@ def _bound(value: str, field: str, zone: ZoneInfo, *, end: bool) -> datetime:
         raise ValidationError.on(field, "This value is too long.")
     text = value.strip()
     try:
-        if _DATE.match(text):
+        if _DATE.fullmatch(text):
             day = date.fromisoformat(text)
             return start_of_day(day + timedelta(days=1) if end else day, zone)
-        if match := _SPACE_OFFSET.match(text):
+        if match := _SPACE_OFFSET.fullmatch(text):
             text = f"{match.group(1)}+{match.group(2)}"
         instant = datetime.fromisoformat(text)
     except (ValueError, OverflowError):

@@ -30,6 +30,13 @@ if ttl < 0 then redis.call('EXPIRE', KEYS[1], ARGV[1]); ttl = tonumber(ARGV[1]) 
 return {count, ttl}
 """
 
+# Give back one counted event; never below zero, never a key without its expiry.
+_RELEASE = """
+local count = tonumber(redis.call('GET', KEYS[1]) or '0')
+if count > 0 then return redis.call('DECR', KEYS[1]) end
+return 0
+"""
+
 
 @dataclass(frozen=True)
 class Decision:
@@ -48,6 +55,7 @@ class Throttle:
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
         self._hit: Any = redis.register_script(_HIT)
+        self._release: Any = redis.register_script(_RELEASE)
 
     async def hit(self, key: str, rate: Rate) -> Decision:
         """Count one event; allowed while the window's count stays within the limit."""
@@ -58,17 +66,14 @@ class Throttle:
             return Decision(True, 0, 0)
         return Decision(int(count) <= rate.limit, int(count), max(1, int(ttl)))
 
-    async def peek(self, key: str, rate: Rate) -> Decision:
-        """Is the window already full? (Counts nothing.)"""
+    async def release(self, key: str) -> None:
+        """Give back one event counted by `hit`: a slot reserved for an attempt that turned
+        out not to count (a right password). Counting first and giving back after is what
+        keeps concurrent attempts from all passing a check-then-count."""
         try:
-            pipe = self._redis.pipeline()
-            pipe.get(key)
-            pipe.ttl(key)
-            raw, ttl = await pipe.execute()
+            await self._release(keys=[key])
         except RedisError:
-            return Decision(True, 0, 0)
-        count = int(raw or 0)
-        return Decision(count < rate.limit, count, max(1, int(ttl)))
+            log.warning("throttle release failed")
 
     async def reset(self, key: str) -> None:
         try:
@@ -93,6 +98,25 @@ def client_ip(peer: str | None, forwarded_for: str | None, trusted: tuple[str, .
         if not _is_trusted(hop, trusted):
             return hop
     return peer
+
+
+def ip_bucket(address: str) -> str:
+    """The unit per-IP limits count: an IPv4 address, or an IPv6 client's /64 (one host
+    usually holds a whole /64, so counting single IPv6 addresses would not limit it)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)
+
+
+def ip_throttle_key(kind: str, address: str) -> str:
+    """The key of every per-IP limit."""
+    return throttle_key(kind, ip_bucket(address))
 
 
 def _is_trusted(address: str, trusted: tuple[str, ...]) -> bool:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 
@@ -80,7 +80,18 @@ class Recipient(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class AccountToken(msgspec.Struct, frozen=True, kw_only=True):
-    """`user.registered` and `user.password_reset_requested`: a link carrying a token."""
+    """`user.registered` and `user.password_reset_requested`: which `email_token` row to
+    email a link for. Never the token or the link: the email handler derives them
+    (`auth.tokens.email_link`) with the server secret, so the outbox holds nothing usable."""
+
+    recipient: Recipient
+    clinic_name: str
+    token_id: uuid.UUID
+    purpose: Literal["verify_email", "password_reset"]
+
+
+class AccountLink(msgspec.Struct, frozen=True, kw_only=True):
+    """What the account emails render: built in memory by the email handler, never stored."""
 
     recipient: Recipient
     clinic_name: str

@@ -13,7 +13,7 @@ from topsmile.notifications.sms import sms_sender
 def build_bus(settings: Settings) -> Bus:
     bus = Bus()
     bus.subscribe("audit", [ALL_EVENTS], audit_event)
-    notifier = Notifier(email_sender(settings), sms_sender(settings))
+    notifier = Notifier(email_sender(settings), sms_sender(settings), settings)
     bus.subscribe("email", EMAIL_TEMPLATES, notifier.email, notifier.email_failed)
     bus.subscribe("sms", SMS_TEMPLATES, notifier.sms, notifier.sms_failed)
     return bus

@@ -6,8 +6,16 @@ import uuid
 
 import msgspec
 
+from topsmile.auth.tokens import email_link
+from topsmile.config import Settings
 from topsmile.core.logging import redact_text
-from topsmile.events.types import AccountToken, AppointmentNotice, Event, PaymentNotice
+from topsmile.events.types import (
+    AccountLink,
+    AccountToken,
+    AppointmentNotice,
+    Event,
+    PaymentNotice,
+)
 from topsmile.notifications import log
 from topsmile.notifications.email import EmailSender
 from topsmile.notifications.messages import Attachment, EmailMessage, SmsMessage
@@ -78,10 +86,20 @@ def _error_text(exc: BaseException) -> str:
     return redact_text(f"{type(exc).__name__}: {exc}")[:500]
 
 
+def account_link(settings: Settings, event: Event, payload: AccountToken) -> AccountLink:
+    """The email's link, derived again from the server secret: the outbox never holds it."""
+    assert event.clinic_id is not None  # account events always belong to a clinic
+    link = email_link(
+        settings.app_url, settings.secret_key, event.clinic_id, payload.token_id, payload.purpose
+    )
+    return AccountLink(recipient=payload.recipient, clinic_name=payload.clinic_name, link=link)
+
+
 class Notifier:
-    def __init__(self, email: EmailSender, sms: SmsSender) -> None:
+    def __init__(self, email: EmailSender, sms: SmsSender, settings: Settings) -> None:
         self._email = email
         self._sms = sms
+        self._settings = settings
 
     async def email(self, event: Event, attempt: int) -> None:
         template = EMAIL_TEMPLATES[event.name]
@@ -101,7 +119,12 @@ class Notifier:
                 error=reason,
             )
             return
-        subject, text, html = render_email(template, payload)
+        renderable = (
+            account_link(self._settings, event, payload)
+            if isinstance(payload, AccountToken)
+            else payload
+        )
+        subject, text, html = render_email(template, renderable)
         attachments = []
         if template in _WITH_ICS and isinstance(payload, AppointmentNotice):
             # Calendars replace an entry they hold only when SEQUENCE grows.

@@ -16,9 +16,9 @@ from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from topsmile.core.clock import now
-from topsmile.events.types import AccountToken, AppointmentNotice, PaymentNotice
+from topsmile.events.types import AccountLink, AppointmentNotice, PaymentNotice
 
-Payload = AccountToken | AppointmentNotice | PaymentNotice
+Payload = AccountLink | AppointmentNotice | PaymentNotice
 
 _DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 _MONTHS = (
@@ -139,8 +139,8 @@ _EMAILS: dict[str, _Email] = {
 }
 
 _PAYLOAD_KINDS: dict[str, type[Payload]] = {
-    "verify_email": AccountToken,
-    "password_reset": AccountToken,
+    "verify_email": AccountLink,
+    "password_reset": AccountLink,
     "appointment_confirmation": AppointmentNotice,
     "appointment_rescheduled": AppointmentNotice,
     "appointment_cancelled": AppointmentNotice,
@@ -205,7 +205,7 @@ def _values(template: str, payload: Payload) -> dict[str, str]:
     if not isinstance(payload, kind):
         raise TypeError(f"{template} renders a {kind.__name__}, got {type(payload).__name__}")
     values = {"first_name": payload.recipient.first_name, "clinic": payload.clinic_name}
-    if isinstance(payload, AccountToken):
+    if isinstance(payload, AccountLink):
         values["link"] = payload.link
     elif isinstance(payload, AppointmentNotice):
         values["service"] = payload.service_name

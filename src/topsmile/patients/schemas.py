@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from datetime import datetime
+from typing import Any, Literal
 
 import msgspec
 
 from topsmile.core.schemas import Input, Output
-from topsmile.core.validation import Email, Name, Notes
+from topsmile.core.validation import BirthDate, Email, Name, Notes, Phone
 
 PatientStatus = Literal["active", "inactive"]
-# Any usual format with the country code ("+55 (11) 98765-4321"); stored in E.164.
-PhoneInput = Annotated[str, msgspec.Meta(min_length=1, max_length=40)]
 
 UNSET = msgspec.UNSET
 Unset = msgspec.UnsetType
@@ -23,8 +21,8 @@ class PatientCreate(Input):
     first_name: Name
     last_name: Name
     email: Email | None = None
-    phone: PhoneInput | None = None
-    date_of_birth: date | None = None
+    phone: Phone | None = None
+    date_of_birth: BirthDate | None = None
     sms_opt_in: bool = False
     email_opt_in: bool = True
     notes: Notes | None = None
@@ -36,8 +34,8 @@ class PatientPatch(Input):
     first_name: Name | Unset = UNSET
     last_name: Name | Unset = UNSET
     email: Email | Unset | None = UNSET
-    phone: PhoneInput | Unset | None = UNSET
-    date_of_birth: date | Unset | None = UNSET
+    phone: Phone | Unset | None = UNSET
+    date_of_birth: BirthDate | Unset | None = UNSET
     sms_opt_in: bool | Unset = UNSET
     email_opt_in: bool | Unset = UNSET
     notes: Notes | Unset | None = UNSET
@@ -49,8 +47,8 @@ class OwnProfilePatch(Input):
 
     first_name: Name | Unset = UNSET
     last_name: Name | Unset = UNSET
-    phone: PhoneInput | Unset | None = UNSET
-    date_of_birth: date | Unset | None = UNSET
+    phone: Phone | Unset | None = UNSET
+    date_of_birth: BirthDate | Unset | None = UNSET
     sms_opt_in: bool | Unset = UNSET
     email_opt_in: bool | Unset = UNSET
 
@@ -67,7 +65,7 @@ class PatientView(Output, omit_defaults=True):
     user_id: uuid.UUID | None = None
     email: str | None = None
     phone: str | None = None
-    date_of_birth: date | None = None
+    date_of_birth: BirthDate | None = None
     notes: str | None = None
 
 

@@ -9,23 +9,20 @@ append-only, so contact details written there could never be erased.
 
 from __future__ import annotations
 
-import contextlib
 import re
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import msgspec
-from asyncpg.exceptions import UniqueViolationError
 
 from topsmile.audit import service as audit
 from topsmile.auth.principal import Principal
 from topsmile.clinics import queries
-from topsmile.core import clock, db, validation
-from topsmile.core.errors import Conflict, NotFound, ValidationError
+from topsmile.clinics.schemas import clinic_view
+from topsmile.core import db, validation
+from topsmile.core.errors import Conflict, EmailNotVerified, NotFound, ValidationError
 from topsmile.core.ranges import offset_of
 from topsmile.events.outbox import publish
 from topsmile.events.types import new_event
@@ -33,7 +30,6 @@ from topsmile.patients.schemas import OwnProfilePatch, PatientCreate, PatientPat
 
 EMAIL_TAKEN = "Another active patient of this clinic has this email."
 PHONE_TAKEN = "Another active patient of this clinic has this phone number."
-_EARLIEST_BIRTH = date(1900, 1, 1)
 _NUL = "Text may not contain NUL characters."  # PostgreSQL text cannot store them
 
 # Columns a write may set; request fields map onto them by name.
@@ -60,8 +56,6 @@ _TAKEN = {
         PHONE_TAKEN,
     ),
 }
-# The partial unique indexes of the patient table, for writes that race the checks above.
-_UNIQUE_INDEXES = {"patient_active_email": EMAIL_TAKEN, "patient_active_phone": PHONE_TAKEN}
 
 # --- Search --------------------------------------------------------------------------------
 # `starts_with` is a prefix match that reads its argument literally (no pattern, no regex),
@@ -75,7 +69,7 @@ _NAME_ARMS = (
 )
 _PHONE_ARM = "starts_with(phone_digits, {})"
 # A query that could only be a phone number: digits with the usual punctuation.
-_PHONE_LIKE = re.compile(r"^[0-9\s()+.\-/]*[0-9][0-9\s()+.\-/]*$")
+_PHONE_LIKE = re.compile(r"[0-9\s()+.\-/]*[0-9][0-9\s()+.\-/]*")
 _NON_DIGITS = re.compile(r"[^0-9]")
 _ORDER = " ORDER BY last_name_key, first_name_key, id"
 
@@ -105,7 +99,7 @@ def search_queries(
     if text:
         arms = list(_NAME_ARMS)
         args += [text] * len(_NAME_ARMS)
-        if _PHONE_LIKE.match(text):
+        if _PHONE_LIKE.fullmatch(text):
             arms.append(_PHONE_ARM)
             args.append(_NON_DIGITS.sub("", text))
         conditions.append("(" + " OR ".join(arms) + ")")
@@ -178,6 +172,23 @@ async def own_record(principal: Principal) -> dict[str, Any]:
         return await _own(principal)
 
 
+async def bookable_record(principal: Principal) -> dict[str, Any]:
+    """The record a patient books for: booking calls this first, inside its transaction.
+
+    403 `email-not-verified` when the account has no record yet (it registered over a
+    record the clinic made, and stays unattached until its email is verified: SPEC §3),
+    or when the clinic's `requireVerifiedEmailToBook` is on and the email is unverified.
+    """
+    rows = await db.fetch("SELECT * FROM patient WHERE user_id = {}", principal.user_id)
+    user = await queries.user_by_id(principal.user_id)
+    clinic = await queries.clinic_by_id(principal.clinic_id)
+    required = clinic_view(clinic).settings.require_verified_email_to_book
+    verified = user is not None and user["email_verified"]
+    if not rows or (required and not verified):
+        raise EmailNotVerified("Verify your email address before booking.")
+    return rows[0]
+
+
 # --- Writes ----------------------------------------------------------------------------------
 
 
@@ -193,8 +204,6 @@ def _clean(column: str, key: str, value: Any) -> Any:
         return validation.email(value, key)
     if column == "phone":
         return validation.phone(value, key)
-    if column == "date_of_birth" and value < _EARLIEST_BIRTH:
-        raise ValidationError.on(key, "Use a date of birth after 1900-01-01.")
     if column == "notes" and not value.strip():
         return None
     return value
@@ -215,8 +224,7 @@ async def _check_birth_date(clinic_id: uuid.UUID, born: date | None) -> None:
     if born is None:
         return
     clinic = await queries.clinic_by_id(clinic_id)
-    if born > clock.now().astimezone(ZoneInfo(clinic["timezone"])).date():
-        raise ValidationError.on("dateOfBirth", "The date of birth is in the future.")
+    validation.date_of_birth(born, clinic["timezone"])
 
 
 async def _check_unique(
@@ -230,18 +238,6 @@ async def _check_unique(
             sql, message = _TAKEN[column]
             if await db.fetch(sql, after[column], patient_id):
                 raise Conflict(message)
-
-
-@contextlib.asynccontextmanager
-async def _duplicates_conflict() -> AsyncIterator[None]:
-    """A race past the uniqueness checks still ends in a clean 409."""
-    try:
-        yield
-    except UniqueViolationError as exc:
-        message = _UNIQUE_INDEXES.get(exc.constraint_name or "")
-        if message is None:
-            raise
-        raise Conflict(message) from None
 
 
 def _event(principal: Principal, name: str, patient_id: uuid.UUID, **payload: Any) -> Any:
@@ -267,13 +263,14 @@ async def create_patient(principal: Principal, data: PatientCreate) -> dict[str,
     async with db.tenant_transaction(principal.clinic_id):
         await _check_birth_date(principal.clinic_id, values["date_of_birth"])
         await _check_unique({**values, "status": "active"}, {"email", "phone"}, None)
-        async with _duplicates_conflict():
-            [row] = await db.fetch(
-                f"INSERT INTO patient (clinic_id, {', '.join(columns)})"  # noqa: S608 - whitelisted columns
-                f" VALUES ({{}}, {', '.join('{}' for _ in columns)}) RETURNING *",
-                principal.clinic_id,
-                *values.values(),
-            )
+        # A race past the check above meets the unique index: core/constraints.py answers
+        # it with the same 409.
+        [row] = await db.fetch(
+            f"INSERT INTO patient (clinic_id, {', '.join(columns)})"  # noqa: S608 - whitelisted columns
+            f" VALUES ({{}}, {', '.join('{}' for _ in columns)}) RETURNING *",
+            principal.clinic_id,
+            *values.values(),
+        )
         await publish(_event(principal, "patient.created", row["id"]))
     return row
 
@@ -291,8 +288,7 @@ async def _apply(
     # Reactivating a record claims its email and phone again.
     claimed = set(changes) | ({"email", "phone"} if "status" in changes else set())
     await _check_unique(after, claimed, current["id"])
-    async with _duplicates_conflict():
-        row = await db.update_row("patient", current["id"], changes)
+    row = await db.update_row("patient", current["id"], changes)
     await publish(
         _event(principal, "patient.updated", current["id"], fields=_camel(sorted(changes)))
     )

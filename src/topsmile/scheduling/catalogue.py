@@ -77,13 +77,6 @@ async def get_service(principal: Principal, service_id: uuid.UUID) -> dict[str, 
         return await _service(service_id, bookable_only=patient_visible(principal))
 
 
-def _check_name(name: str) -> str:
-    stripped = name.strip()
-    if not stripped:
-        raise ValidationError.on("name", "The name cannot be blank.")
-    return stripped
-
-
 async def create_service(principal: Principal, data: ServiceCreate) -> dict[str, Any]:
     async with db.tenant_transaction(principal.clinic_id):
         [row] = await db.fetch(
@@ -92,7 +85,7 @@ async def create_service(principal: Principal, data: ServiceCreate) -> dict[str,
             " online_bookable, requires_approval)"
             " VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}) RETURNING id",
             principal.clinic_id,
-            _check_name(data.name),
+            data.name,
             data.description,
             data.duration_minutes,
             data.price_amount,
@@ -113,8 +106,6 @@ async def update_service(
     changes = {
         c: getattr(data, c) for c in _SERVICE_COLUMNS if getattr(data, c) is not msgspec.UNSET
     }
-    if "name" in changes:
-        changes["name"] = _check_name(changes["name"])
     if isinstance(changes.get("color"), str):
         changes["color"] = changes["color"].upper()
     async with db.tenant_transaction(principal.clinic_id):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 from datetime import datetime
 from typing import Annotated
@@ -10,29 +9,25 @@ from typing import Annotated
 import msgspec
 
 from topsmile.core.schemas import Input, Output
-from topsmile.core.validation import Description, Email, Name, Reason
+from topsmile.core.validation import Description, Email, Name, Reason, ShortText, whole
 
 Buffer = Annotated[int, msgspec.Meta(ge=0, le=240)]
 Duration = Annotated[int, msgspec.Meta(ge=5, le=480)]
 Price = Annotated[int, msgspec.Meta(ge=0, le=100_000_000_00)]
-Color = Annotated[str, msgspec.Meta(pattern=r"^#[0-9A-Fa-f]{6}$")]
-Category = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+Color = Annotated[str, msgspec.Meta(pattern=whole(r"#[0-9A-Fa-f]{6}"))]
 Weekday = Annotated[int, msgspec.Meta(ge=1, le=7)]
-WallClock = Annotated[str, msgspec.Meta(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$")]
+WallClock = Annotated[str, msgspec.Meta(pattern=whole(r"([01][0-9]|2[0-3]):[0-5][0-9]|24:00"))]
 Instant = Annotated[datetime, msgspec.Meta(tz=True)]
-Specialty = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
 
 UNSET = msgspec.UNSET
 Unset = msgspec.UnsetType
-
-WALL_CLOCK = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$")
 
 
 class ProviderCreate(Input):
     first_name: Name
     last_name: Name
     email: Email | None = None
-    specialty: Specialty | None = None
+    specialty: ShortText | None = None
     user_id: uuid.UUID | None = None
     service_ids: list[uuid.UUID] = msgspec.field(default_factory=list)
     buffer_before_minutes: Buffer = 0
@@ -43,7 +38,7 @@ class ProviderPatch(Input):
     first_name: Name | Unset = UNSET
     last_name: Name | Unset = UNSET
     email: Email | Unset | None = UNSET
-    specialty: Specialty | Unset | None = UNSET
+    specialty: ShortText | Unset | None = UNSET
     user_id: uuid.UUID | Unset | None = UNSET
     service_ids: list[uuid.UUID] | Unset = UNSET
     buffer_before_minutes: Buffer | Unset = UNSET
@@ -84,7 +79,7 @@ class ServiceCreate(Input):
     buffer_before_minutes: Buffer | None = None
     buffer_after_minutes: Buffer | None = None
     color: Color | None = None
-    category: Category | None = None
+    category: ShortText | None = None
     online_bookable: bool = True
     requires_approval: bool = False
 
@@ -97,7 +92,7 @@ class ServicePatch(Input):
     buffer_before_minutes: Buffer | Unset | None = UNSET
     buffer_after_minutes: Buffer | Unset | None = UNSET
     color: Color | Unset | None = UNSET
-    category: Category | Unset | None = UNSET
+    category: ShortText | Unset | None = UNSET
     online_bookable: bool | Unset = UNSET
     requires_approval: bool | Unset = UNSET
     active: bool | Unset = UNSET
