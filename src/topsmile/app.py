@@ -58,7 +58,9 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     await db.open_pool(settings.database_url)
     redis = create_redis(settings.redis_url)
     app.state.redis = redis
-    app.state.runtime = Runtime.build(settings, redis)
+    runtime = Runtime.build(settings, redis)
+    app.state.runtime = runtime
+    runtime.denylist.cache.start()
     event_bus = build_bus(settings)
     bus.install(event_bus)
     relay = Relay(event_bus, relay_config(settings))
@@ -70,6 +72,7 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
         yield
     finally:
         await relay.stop()
+        await runtime.denylist.cache.stop()
         await redis.aclose()
         await db.close_pool()
 

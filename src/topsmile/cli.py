@@ -13,7 +13,7 @@ import uuid
 import warnings
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from topsmile.config import ConfigError, Settings, load_settings
@@ -103,6 +103,19 @@ def cmd_demo(_: argparse.Namespace) -> int:
     return 0
 
 
+# uvloop + httptools roughly double what one process answers over asyncio + h11 (see
+# docs/PERFORMANCE.md "Request path"); bench/request_path.py serves its bare route with these
+# same options so the comparison stays fair.
+SERVER_OPTIONS: dict[str, Any] = {
+    "loop": "uvloop",
+    "http": "httptools",
+    "log_config": None,
+    "access_log": False,
+    "proxy_headers": False,
+    "timeout_graceful_shutdown": 10,
+}
+
+
 def _exit_on_signal(signum: int, _frame: object) -> None:
     raise SystemExit(0)
 
@@ -130,10 +143,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             host=args.host,
             port=args.port,
             workers=args.workers,
-            log_config=None,
-            access_log=False,
-            proxy_headers=False,
-            timeout_graceful_shutdown=10,
+            **SERVER_OPTIONS,
         )
     return 0
 

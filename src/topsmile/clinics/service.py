@@ -319,6 +319,8 @@ async def update_user(
             revoked = await sessions.revoke(user_id=user_id, reason="deactivated")
         await _publish_user_changes(principal, user, changes)
     await rt.denylist.revoke_sessions(revoked)
+    if "role" in changes or "active" in changes:
+        await rt.denylist.user_changed(user_id)
     return updated
 
 
