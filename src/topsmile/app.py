@@ -26,7 +26,7 @@ from topsmile.core.middleware import EdgeMiddleware
 from topsmile.core.openapi import document_problems
 from topsmile.core.redis import create_redis
 from topsmile.events import bus
-from topsmile.events.relay import Relay
+from topsmile.events.relay import Relay, relay_config
 from topsmile.notifications.controllers import NotificationsController
 from topsmile.patients.controllers import PatientsController
 from topsmile.runtime import Runtime
@@ -62,7 +62,7 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     app.state.runtime = Runtime.build(settings, redis)
     event_bus = build_bus(settings)
     bus.install(event_bus)
-    relay = Relay(event_bus)
+    relay = Relay(event_bus, relay_config(settings))
     app.state.relay = relay
     if app.state.run_relay:
         relay.start()

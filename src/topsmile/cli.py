@@ -141,7 +141,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 async def _run_worker(settings: Settings) -> None:
     from topsmile.core import db
     from topsmile.events import bus
-    from topsmile.events.relay import Relay
+    from topsmile.events.relay import Relay, relay_config
     from topsmile.wiring import build_bus
 
     assert settings.database_url
@@ -152,7 +152,7 @@ async def _run_worker(settings: Settings) -> None:
         loop.add_signal_handler(signum, stop.set)
     event_bus = build_bus(settings)
     bus.install(event_bus)
-    relay = Relay(event_bus)
+    relay = Relay(event_bus, relay_config(settings))
     relay.start()
     print("TopSmile worker is relaying events (Ctrl-C to stop)", flush=True)
     try:

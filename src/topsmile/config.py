@@ -75,6 +75,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     rate_forgot_per_ip: Rate = Rate(30, 3600)
     rate_api_per_user: Rate = Rate(600, 60)
     rate_public_per_ip: Rate = Rate(120, 60)
+    outbox_retention_days: int = 30
 
     @property
     def is_production(self) -> bool:
@@ -200,6 +201,7 @@ def load_settings(
         ("SMTP_PORT", "smtp_port"),
         ("TOPSMILE_LOGIN_MAX_FAILURES", "login_max_failures"),
         ("TOPSMILE_LOGIN_LOCK_MINUTES", "login_lock_minutes"),
+        ("TOPSMILE_OUTBOX_RETENTION_DAYS", "outbox_retention_days"),
     ):
         if source.get(var, "").strip():
             values[field] = _int(var, source[var])
@@ -214,6 +216,8 @@ def load_settings(
             values[field] = choice
 
     settings = msgspec.convert(values, Settings)
+    if settings.outbox_retention_days < 1:
+        raise ConfigError("TOPSMILE_OUTBOX_RETENTION_DAYS must be at least 1")
     validate(settings)
     return settings
 

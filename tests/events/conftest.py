@@ -15,11 +15,11 @@ from topsmile.events.relay import RelayConfig
 from topsmile.events.types import AppointmentNotice, Event, Recipient, new_event
 
 FAST = RelayConfig(
-    batch_size=50,
     concurrency=4,
     max_attempts=4,
     base_delay_seconds=0.0,
     max_delay_seconds=0.0,
+    handler_timeout_seconds=20,
     lease_seconds=30,
     sweep_seconds=0.05,
 )

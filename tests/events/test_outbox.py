@@ -52,10 +52,17 @@ async def _publish_reminder(**kwargs: Any) -> Event:
     return event
 
 
-async def _drain(relay: Relay, rounds: int = 20) -> None:
+async def _drain(relay: Relay, rounds: int = 100) -> None:
     for _ in range(rounds):
         if await relay.run_once() == 0:
             return
+
+
+async def _wait_until_due(event: Event) -> None:
+    """Sleep until the database's clock reaches `event.due_at`."""
+    async with db.tenant_transaction(None):
+        [row] = await db.fetch("SELECT {}::timestamptz - now() AS left", event.due_at)
+    await asyncio.sleep(max(0.0, row["left"].total_seconds()) + 0.05)
 
 
 async def test_committed_event_reaches_every_subscribed_handler(private_bus: Bus) -> None:
@@ -130,28 +137,38 @@ async def test_failing_handler_ends_dead_and_others_deliver(private_bus: Bus) ->
     assert deliveries["steady"]["status"] == "delivered"
 
 
-async def test_scheduled_event_waits_until_due(private_bus: Bus, frozen_clock: None) -> None:
+async def test_scheduled_event_waits_until_due_by_the_database_clock(
+    private_bus: Bus, frozen_clock: None
+) -> None:
     recorder = Recorder()
     private_bus.subscribe("rec", [ALL_EVENTS], recorder)
-    clinic = uuid.uuid4()
-    event = reminder(clinic, due_at=clock.now() + timedelta(hours=2))
-    async with db.tenant_transaction(clinic):
-        await publish(event)
+    event = await _publish_reminder(due_at=clock.now() + timedelta(seconds=1.5))
     relay = Relay(private_bus, FAST)
     await _drain(relay)
-    clock.travel(timedelta(hours=1, minutes=59))
+    clock.travel(timedelta(days=1))  # the app's clock says it is due; the database's does not
     await _drain(relay)
     assert recorder.calls[event.id] == 0
-    clock.travel(timedelta(minutes=2))
+    await _wait_until_due(event)
     await _drain(relay)
     assert recorder.calls[event.id] == 1
 
 
-async def test_cancelled_schedule_never_goes_out(private_bus: Bus, frozen_clock: None) -> None:
+async def test_event_published_while_the_app_clock_runs_ahead_is_due_at_once(
+    private_bus: Bus, frozen_clock: None
+) -> None:
+    recorder = Recorder()
+    private_bus.subscribe("rec", [ALL_EVENTS], recorder)
+    clock.travel(timedelta(hours=3))
+    event = await _publish_reminder()
+    await _drain(Relay(private_bus, FAST))
+    assert recorder.calls[event.id] == 1
+
+
+async def test_cancelled_schedule_never_goes_out(private_bus: Bus) -> None:
     recorder = Recorder()
     private_bus.subscribe("rec", [ALL_EVENTS], recorder)
     clinic = uuid.uuid4()
-    event = reminder(clinic, due_at=clock.now() + timedelta(hours=1))
+    event = reminder(clinic, due_at=clock.now() + timedelta(seconds=1))
     async with db.tenant_transaction(clinic):
         await publish(event)
     other_clinic = uuid.uuid4()
@@ -169,7 +186,7 @@ async def test_cancelled_schedule_never_goes_out(private_bus: Bus, frozen_clock:
             )
             == 1
         )
-    clock.travel(timedelta(hours=2))
+    await _wait_until_due(event)
     await _drain(Relay(private_bus, FAST))
     assert recorder.calls[event.id] == 0
     assert (await _delivery(event.id))["rec"]["status"] == "cancelled"
@@ -194,21 +211,47 @@ async def test_commit_wakes_a_running_relay_at_once(private_bus: Bus) -> None:
         await relay.stop()
 
 
+async def _expire_leases(event_id: uuid.UUID) -> None:
+    """What the database's clock does to a lease once `lease_seconds` have gone by."""
+    async with db.tenant_transaction(None):
+        await db.fetch(
+            "UPDATE event_delivery SET claimed_until = clock_timestamp() - interval '1 second'"
+            " WHERE event_id = {}",
+            event_id,
+        )
+
+
 async def test_expired_lease_is_taken_over_and_late_finisher_cannot_mark_it(
-    private_bus: Bus, frozen_clock: None
+    private_bus: Bus,
 ) -> None:
     recorder = Recorder()
     private_bus.subscribe("rec", [ALL_EVENTS], recorder)
     event = await _publish_reminder()
-    slow = Relay(private_bus, RelayConfig(lease_seconds=10))
-    claims = [c for c in await slow.claim() if c.event.id == event.id]
+    slow = Relay(private_bus, RelayConfig(lease_seconds=10, handler_timeout_seconds=5))
+    claims = [c for c in await slow.claim(100) if c.event.id == event.id]
     assert len(claims) == 1
-    clock.travel(timedelta(seconds=11))  # the slow process's lease runs out
+    await _expire_leases(event.id)  # the slow process's lease runs out
     fast = Relay(private_bus, FAST)
     await _drain(fast)
     assert recorder.calls[event.id] == 1
     assert await slow.deliver(claims[0]) is False  # its handler ran, but it may not commit
     assert (await _delivery(event.id))["rec"]["attempts"] == 2
+
+
+async def test_lease_runs_on_the_database_clock_not_the_app_clock(
+    private_bus: Bus, frozen_clock: None
+) -> None:
+    recorder = Recorder()
+    private_bus.subscribe("rec", [ALL_EVENTS], recorder)
+    event = await _publish_reminder()
+    slow = Relay(private_bus, RelayConfig(lease_seconds=10, handler_timeout_seconds=5))
+    claims = [c for c in await slow.claim(100) if c.event.id == event.id]
+    assert len(claims) == 1
+    clock.travel(timedelta(hours=1))  # an app clock far ahead does not end the lease
+    await _drain(Relay(private_bus, FAST))
+    assert recorder.calls[event.id] == 0
+    assert await slow.deliver(claims[0]) is True
+    assert recorder.calls[event.id] == 1
 
 
 def test_backoff_grows_exponentially_with_jitter_and_a_cap() -> None:

@@ -156,7 +156,8 @@ PUBLISH_THEN_DIE = textwrap.dedent(
             async with db.tenant_transaction(clinic):
                 await publish(reminder(clinic, phone="+5511912345678"))
         # Claim some deliveries as if about to send them, then die before delivering.
-        await Relay(event_bus, RelayConfig(batch_size=4, lease_seconds=2)).claim()
+        config = RelayConfig(lease_seconds=2, handler_timeout_seconds=1)
+        await Relay(event_bus, config).claim(4)
         print("committed", flush=True)
         os.kill(os.getpid(), signal.SIGKILL)
 

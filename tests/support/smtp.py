@@ -2,7 +2,7 @@
 
 It runs in its own thread and event loop, can require STARTTLS with a throwaway self-signed
 certificate and AUTH LOGIN/PLAIN, keeps every message it accepted, and can refuse the next
-deliveries with a chosen reply code.
+deliveries with a chosen reply code or answer slowly.
 """
 
 from __future__ import annotations
@@ -95,8 +95,10 @@ class _Failures:
 class _Handler:
     received: list[ReceivedMail] = field(default_factory=list)
     failures: _Failures = field(default_factory=_Failures)
+    delay_seconds: float = 0.0
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        await asyncio.sleep(self.delay_seconds)  # a slow provider: the sender waits for "250"
         if self.failures.remaining > 0:
             self.failures.remaining -= 1
             return self.failures.reply
@@ -152,6 +154,10 @@ class LocalSmtp:
         """Refuse the next `count` messages at DATA with `code` (4xx transient, 5xx permanent)."""
         enhanced = f"{code // 100}.0.0"
         self._handler.failures = _Failures(remaining=count, reply=f"{code} {enhanced} {text}")
+
+    def slow_down(self, seconds: float) -> None:
+        """Answer each message's DATA only after `seconds` (the message is kept either way)."""
+        self._handler.delay_seconds = seconds
 
     def _authenticate(
         self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any

@@ -62,6 +62,7 @@ CONSTRAINTS: dict[str, ConstraintProblem] = {
     "email_token_clinic_id_fkey": _NO_CLINIC,
     "email_token_user_id_fkey": _SERVER_ROW,
     "email_token_purpose_check": _SERVER_ROW,
+    "email_token_id": _SERVER_ROW,
     # patients
     "patient_active_email": _conflict(
         "email", "Another active patient of this clinic has this email."

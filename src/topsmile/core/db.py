@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import os
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, TypeVar
 
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.querystring import QueryString
 
 os.environ.setdefault("PICCOLO_CONF", "topsmile.piccolo_conf")
+
+T = TypeVar("T")
 
 
 class _Engine(PostgresEngine):
@@ -112,3 +116,17 @@ async def tenant_transaction(clinic_id: uuid.UUID | None) -> AsyncIterator[None]
         _after_commit.reset(token)
     for callback in callbacks:
         callback()
+
+
+async def in_own_transaction(clinic_id: uuid.UUID | None, work: Callable[[], Awaitable[T]]) -> T:
+    """Run `work` in a `tenant_transaction` of its own that commits when `work` returns, even
+    when called inside another transaction: for a record that must outlive a rollback of the
+    caller's (e.g. "the provider accepted this message"). It must not touch rows the caller's
+    transaction has locked, or the two wait on each other."""
+
+    async def run() -> T:
+        async with tenant_transaction(clinic_id):
+            return await work()
+
+    # An empty context sees no open transaction, so the task takes a connection of its own.
+    return await asyncio.create_task(run(), context=contextvars.Context())

@@ -55,10 +55,12 @@ async def publish(event: Event) -> None:
         await db.fetch(
             """
             INSERT INTO event_delivery (event_id, handler, next_attempt_at)
-            SELECT {}, handler, {} FROM unnest({}::text[]) AS handler
+            SELECT {}, handler, coalesce({}, now()) FROM unnest({}::text[]) AS handler
             """,
             event.id,
-            event.due_at,
+            # An event for now is due by the database's clock, which the relay compares
+            # with (this process's clock may run ahead of it); a scheduled one at its time.
+            event.due_at if event.due_at > event.occurred_at else None,
             handlers,
         )
     db.after_commit(_wake_relays)

@@ -3,6 +3,9 @@
 Each process runs one relay (the app in its lifespan, or `topsmile worker`). A claim is a
 lease: the row gets a token and a deadline, so a process that dies mid-delivery leaves it to
 another process once the lease runs out, and a late finisher cannot mark it delivered twice.
+A relay claims only as many deliveries as it has free slots, and a handler may run for at
+most `handler_timeout_seconds`, shorter than the lease: a live relay never loses a lease.
+Every deadline (due times, leases, backoff, retention) is read from the database's clock.
 """
 
 from __future__ import annotations
@@ -11,14 +14,15 @@ import asyncio
 import contextlib
 import logging
 import random
+import time
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 import msgspec
 
-from topsmile.core import clock, db
+from topsmile.config import Settings
+from topsmile.core import db
 from topsmile.core.logging import redact_text
 from topsmile.events import outbox
 from topsmile.events.bus import Bus
@@ -26,15 +30,32 @@ from topsmile.events.types import Event
 
 log = logging.getLogger("topsmile.relay")
 
+# Any fixed number (the migrations hold 727_101): pruning processes take turns on it.
+_PRUNE_LOCK = 727_102
+
 
 class RelayConfig(msgspec.Struct, frozen=True, kw_only=True):
-    batch_size: int = 100
-    concurrency: int = 4  # each delivery holds a pooled connection while it runs
+    concurrency: int = 4  # deliveries in flight; each holds a pooled connection while it runs
     max_attempts: int = 8
     base_delay_seconds: float = 2.0
     max_delay_seconds: float = 3600.0
-    lease_seconds: float = 300.0
+    handler_timeout_seconds: float = 60.0  # one send (SMTP and Twilio time out at 15 s)
+    lease_seconds: float = 180.0
     sweep_seconds: float = 1.0
+    housekeeping_seconds: float = 300.0  # how often one process prunes and retires
+    retention_days: int = 30  # delivered outbox rows are pruned after this
+    prune_batch: int = 1000
+    orphan_after_seconds: float = 86400.0  # due this long with no such handler anywhere: dead
+
+    def __post_init__(self) -> None:
+        if self.lease_seconds <= self.handler_timeout_seconds:
+            raise ValueError("lease_seconds must exceed handler_timeout_seconds")
+        if self.concurrency < 1 or self.max_attempts < 1 or self.retention_days < 1:
+            raise ValueError("concurrency, max_attempts and retention_days must be positive")
+
+
+def relay_config(settings: Settings) -> RelayConfig:
+    return RelayConfig(retention_days=settings.outbox_retention_days)
 
 
 @dataclass(frozen=True)
@@ -79,49 +100,42 @@ class Relay:
         self.config = config or RelayConfig()
         self._wake = asyncio.Event()
         self._stopping = False
-        self._slots = asyncio.Semaphore(self.config.concurrency)
         self._task: asyncio.Task[None] | None = None
+        self._next_housekeeping = 0.0  # monotonic; the first sweep does it
 
     def wake(self) -> None:
         self._wake.set()
 
-    async def claim(self) -> list[Claim]:
-        now = clock.now()
+    async def claim(self, limit: int | None = None) -> list[Claim]:
+        """Lease up to `limit` due deliveries (default: one per slot) to this process."""
         token = uuid.uuid4()
         async with db.tenant_transaction(None):
+            # The event rows cannot be missing: a delivery's foreign key cascades from its event.
             rows = await db.fetch(
                 """
                 WITH due AS (
                     SELECT event_id, handler FROM event_delivery
-                    WHERE status = 'pending' AND next_attempt_at <= {}
-                      AND (claimed_until IS NULL OR claimed_until < {})
-                      AND handler = ANY({}::text[])
+                    WHERE status = 'pending' AND next_attempt_at <= now()
+                      AND (claimed_until IS NULL OR claimed_until < clock_timestamp())
+                      AND handler = ANY({}::text[]) AND attempts < {}
                     ORDER BY next_attempt_at
                     LIMIT {}
                     FOR UPDATE SKIP LOCKED
                 )
                 UPDATE event_delivery d
-                SET claim_token = {}, claimed_until = {}, attempts = d.attempts + 1,
-                    updated_at = now()
-                FROM due
+                SET claim_token = {}, attempts = d.attempts + 1, updated_at = now(),
+                    claimed_until = clock_timestamp() + make_interval(secs => {})
+                FROM due JOIN event_outbox e ON e.id = due.event_id
                 WHERE d.event_id = due.event_id AND d.handler = due.handler
-                RETURNING d.event_id, d.handler, d.attempts
+                RETURNING d.handler, d.attempts, e.*
                 """,
-                now,
-                now,
                 self.bus.handler_names,
-                self.config.batch_size,
+                self.config.max_attempts,
+                self.config.concurrency if limit is None else limit,
                 token,
-                now + timedelta(seconds=self.config.lease_seconds),
+                self.config.lease_seconds,
             )
-            if not rows:
-                return []
-            events = await db.fetch(
-                "SELECT * FROM event_outbox WHERE id = ANY({}::uuid[])",
-                list({row["event_id"] for row in rows}),
-            )
-        by_id = {row["id"]: _event_from_row(row) for row in events}
-        return [Claim(by_id[r["event_id"]], r["handler"], r["attempts"], token) for r in rows]
+        return [Claim(_event_from_row(r), r["handler"], r["attempts"], token) for r in rows]
 
     async def deliver(self, claim: Claim) -> bool:
         """Run one handler for one event; True when it was delivered."""
@@ -129,7 +143,9 @@ class Relay:
         event = claim.event
         try:
             async with db.tenant_transaction(event.clinic_id):
-                await subscription.handle(event, claim.attempt)
+                # Bounded so that the lease (longer) always outlives a handler that hangs.
+                async with asyncio.timeout(self.config.handler_timeout_seconds):
+                    await subscription.handle(event, claim.attempt)
                 marked = await db.fetch(
                     """
                     UPDATE event_delivery
@@ -156,7 +172,6 @@ class Relay:
     async def _record_failure(self, claim: Claim, exc: BaseException) -> None:
         dead = claim.attempt >= self.config.max_attempts
         error = redact_text(f"{type(exc).__name__}: {exc}")[:1000]
-        next_at = clock.now() + timedelta(seconds=backoff(claim.attempt, self.config))
         log.warning(
             "delivery failed",
             extra={
@@ -168,50 +183,146 @@ class Relay:
                 "error": error,
             },
         )
-        subscription = self.bus.subscription(claim.handler)
+        await self._run_failure_hook(claim, exc, dead)
         async with db.tenant_transaction(claim.event.clinic_id):
-            if subscription.on_failure is not None:
-                await subscription.on_failure(claim.event, exc, claim.attempt, dead)
             await db.fetch(
                 """
                 UPDATE event_delivery
-                SET status = {}, last_error = {}, next_attempt_at = {},
-                    claimed_until = NULL, updated_at = now()
+                SET status = {}, last_error = {}, claimed_until = NULL, updated_at = now(),
+                    next_attempt_at = clock_timestamp() + make_interval(secs => {})
                 WHERE event_id = {} AND handler = {} AND claim_token = {}
                   AND status = 'pending'
                 """,
                 "dead" if dead else "pending",
                 error,
-                next_at,
+                backoff(claim.attempt, self.config),
                 claim.event.id,
                 claim.handler,
                 claim.token,
             )
 
-    async def _deliver_in_slot(self, claim: Claim) -> None:
-        async with self._slots:
+    async def _run_failure_hook(self, claim: Claim, exc: BaseException, dead: bool) -> None:
+        """The handler's own failure record, in its own transaction: if the hook itself
+        fails, that is logged and the delivery still moves on to its next attempt or `dead`."""
+        on_failure = self.bus.subscription(claim.handler).on_failure
+        if on_failure is None:
+            return
+        try:
+            async with db.tenant_transaction(claim.event.clinic_id):
+                await on_failure(claim.event, exc, claim.attempt, dead)
+        except Exception:
+            log.exception(
+                "delivery failure hook failed",
+                extra={"eventId": str(claim.event.id), "handler": claim.handler},
+            )
+
+    async def retire(self) -> int:
+        """Mark `dead` what no relay would ever finish: deliveries whose last attempt's lease
+        ran out (a process died or hung on it each time), and deliveries for a handler that
+        no process has had for `orphan_after_seconds` (operators can retry them)."""
+        async with db.tenant_transaction(None):
+            rows = await db.fetch(
+                """
+                UPDATE event_delivery
+                SET status = 'dead', claimed_until = NULL, updated_at = now(),
+                    last_error = CASE WHEN handler = ANY({}::text[])
+                        THEN 'the lease of the last attempt ran out'
+                        ELSE 'no handler of this name is installed' END
+                WHERE status = 'pending' AND next_attempt_at <= now()
+                  AND (claimed_until IS NULL OR claimed_until < clock_timestamp())
+                  AND CASE WHEN handler = ANY({}::text[]) THEN attempts >= {}
+                      ELSE next_attempt_at < now() - make_interval(secs => {}) END
+                RETURNING event_id
+                """,
+                self.bus.handler_names,
+                self.bus.handler_names,
+                self.config.max_attempts,
+                self.config.orphan_after_seconds,
+            )
+        return len(rows)
+
+    async def prune(self) -> int:
+        """Delete one batch of outbox rows whose deliveries all ended `delivered` or
+        `cancelled` more than `retention_days` ago (their deliveries go with them). Dead and
+        pending ones stay; so do the audit and notifications logs, which only keep the event
+        id. Processes prune one at a time: a process that finds another pruning skips."""
+        async with db.tenant_transaction(None):
+            [lock] = await db.fetch("SELECT pg_try_advisory_xact_lock({}) AS mine", _PRUNE_LOCK)
+            if not lock["mine"]:
+                return 0
+            rows = await db.fetch(
+                """
+                DELETE FROM event_outbox WHERE id IN (
+                    SELECT e.id FROM event_outbox e
+                    WHERE e.occurred_at < now() - make_interval(days => {})
+                      AND NOT EXISTS (
+                          SELECT 1 FROM event_delivery d
+                          WHERE d.event_id = e.id
+                            AND (d.status NOT IN ('delivered', 'cancelled')
+                                 OR d.updated_at >= now() - make_interval(days => {}))
+                      )
+                    LIMIT {}
+                )
+                RETURNING id
+                """,
+                self.config.retention_days,
+                self.config.retention_days,
+                self.config.prune_batch,
+            )
+        return len(rows)
+
+    async def housekeep(self) -> None:
+        """Retire stuck deliveries and prune, at most every `housekeeping_seconds`."""
+        if time.monotonic() < self._next_housekeeping:
+            return
+        self._next_housekeeping = time.monotonic() + self.config.housekeeping_seconds
+        retired = await self.retire()
+        pruned = await self.prune()
+        if retired or pruned:
+            log.info("outbox housekeeping", extra={"retired": retired, "pruned": pruned})
+
+    async def _deliver_logged(self, claim: Claim) -> None:
+        try:
             await self.deliver(claim)
+        except Exception:  # recording the failure failed (database away): the lease expires
+            log.exception("delivery could not be recorded", extra={"eventId": str(claim.event.id)})
 
     async def run_once(self) -> int:
-        """Claim one batch and deliver it; return how many deliveries were claimed."""
+        """Claim what the free slots allow, deliver it; return how many were claimed."""
         claims = await self.claim()
-        if claims:
-            await asyncio.gather(*(self._deliver_in_slot(c) for c in claims))
+        await asyncio.gather(*(self._deliver_logged(c) for c in claims))
         return len(claims)
 
     async def run(self) -> None:
-        """Relay until stopped: at once when woken, else every `sweep_seconds`."""
-        while not self._stopping:
-            self._wake.clear()
-            try:
-                claimed = await self.run_once()
-            except Exception:  # the database may be briefly away; keep going
-                log.exception("relay sweep failed")
-                claimed = 0
-            if claimed >= self.config.batch_size or self._stopping:
-                continue
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.config.sweep_seconds)
+        """Relay until stopped: a slot that frees up (or a commit) wakes it, else it sweeps
+        every `sweep_seconds`. Deliveries in flight are finished before it returns."""
+        in_flight: set[asyncio.Task[None]] = set()
+
+        def finished(task: asyncio.Task[None]) -> None:
+            in_flight.discard(task)
+            self._wake.set()
+
+        try:
+            while not self._stopping:
+                self._wake.clear()
+                free = self.config.concurrency - len(in_flight)
+                claims: list[Claim] = []
+                try:
+                    if free > 0:
+                        claims = await self.claim(free)
+                    await self.housekeep()
+                except Exception:  # the database may be briefly away; keep going
+                    log.exception("relay sweep failed")
+                for claim in claims:
+                    task = asyncio.create_task(self._deliver_logged(claim))
+                    in_flight.add(task)
+                    task.add_done_callback(finished)
+                if claims and len(claims) == free:
+                    continue  # more may be due: claim again once a slot frees up
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.config.sweep_seconds)
+        finally:
+            await asyncio.gather(*in_flight, return_exceptions=True)
 
     def start(self) -> None:
         outbox.on_publish(self.wake)

@@ -103,6 +103,8 @@ class Notifier:
 
     async def email(self, event: Event, attempt: int) -> None:
         template = EMAIL_TEMPLATES[event.name]
+        if await log.already_sent(event, "email"):
+            return  # sent by a relay that then lost its lease: only mark it delivered
         payload = parse_payload(event)
         to = payload.recipient.email
         opted_out = template not in _ACCOUNT_TEMPLATES and not payload.recipient.email_opt_in
@@ -155,6 +157,8 @@ class Notifier:
 
     async def sms(self, event: Event, attempt: int) -> None:
         template = SMS_TEMPLATES[event.name]
+        if await log.already_sent(event, "sms"):
+            return  # sent by a relay that then lost its lease: only mark it delivered
         payload = parse_payload(event)
         to = payload.recipient.phone
         if not to or not payload.recipient.sms_opt_in or not isinstance(payload, AppointmentNotice):
