@@ -25,7 +25,7 @@ from topsmile.core import db
 from topsmile.events import bus
 from topsmile.events.outbox import publish
 from topsmile.events.types import AppointmentNotice, Recipient, new_event
-from topsmile.events.wiring import build_bus
+from topsmile.wiring import build_bus
 
 
 def _event(clinic: uuid.UUID) -> object:

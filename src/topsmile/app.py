@@ -13,10 +13,10 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 
 from topsmile import __version__
+from topsmile.accounts.controllers import AuthController
 from topsmile.audit.controllers import AuditController
-from topsmile.auth.controllers import AuthController
 from topsmile.auth.middleware import AuthMiddleware
-from topsmile.clinics.controllers import ClinicsController, UsersController
+from topsmile.clinics.controllers import ClinicsController
 from topsmile.config import Settings, load_settings
 from topsmile.core import db
 from topsmile.core.errors import handle_exception
@@ -27,7 +27,6 @@ from topsmile.core.openapi import document_problems
 from topsmile.core.redis import create_redis
 from topsmile.events import bus
 from topsmile.events.relay import Relay, relay_config
-from topsmile.events.wiring import build_bus
 from topsmile.notifications.controllers import NotificationsController
 from topsmile.patients.controllers import PatientsController
 from topsmile.runtime import Runtime
@@ -36,6 +35,8 @@ from topsmile.scheduling.controllers import (
     ProvidersController,
     ServicesController,
 )
+from topsmile.users.controllers import UsersController
+from topsmile.wiring import build_bus
 
 log = logging.getLogger("topsmile.app")
 

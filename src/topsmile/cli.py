@@ -84,16 +84,16 @@ def cmd_migrate(_: argparse.Namespace) -> int:
 
 async def _demo_on_empty() -> bool:
     """Seed the demo clinic on an empty database; True when the demo clinic exists."""
-    from topsmile import demo
     from topsmile.auth.passwords import Hasher
+    from topsmile.demo import seed as demo
 
     await demo.seed_if_empty(Hasher())
     return await demo.exists()
 
 
 def cmd_demo(_: argparse.Namespace) -> int:
-    from topsmile import demo
     from topsmile.auth.passwords import Hasher
+    from topsmile.demo import seed as demo
 
     created = _operator_action(lambda: demo.seed(Hasher()))
     if created is None:
@@ -123,7 +123,7 @@ def _exit_on_signal(signum: int, _frame: object) -> None:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from topsmile import demo
+    from topsmile.demo import seed as demo
 
     with resolved_settings() as settings:
         _migrate(settings)
@@ -152,7 +152,7 @@ async def _run_worker(settings: Settings) -> None:
     from topsmile.core import db
     from topsmile.events import bus
     from topsmile.events.relay import Relay, relay_config
-    from topsmile.events.wiring import build_bus
+    from topsmile.wiring import build_bus
 
     assert settings.database_url
     await db.open_pool(settings.database_url)
@@ -238,7 +238,7 @@ def _problem_line(exc: Exception) -> str:
 async def _with_bus(settings: Settings, work: Callable[[], Awaitable[T]]) -> T:
     """Services publish events; deliveries are recorded for the relay (`serve`, `worker`)."""
     from topsmile.events import bus
-    from topsmile.events.wiring import build_bus
+    from topsmile.wiring import build_bus
 
     bus.install(build_bus(settings))
     return await work()
@@ -296,8 +296,8 @@ def cmd_user_create(args: argparse.Namespace) -> int:
 
     from topsmile.auth.passwords import Hasher
     from topsmile.clinics import service
-    from topsmile.clinics.schemas import StaffUserCreate
     from topsmile.core.schemas import validation_error
+    from topsmile.users.schemas import StaffUserCreate
 
     first, last = _names_from_email(args.email, args.role.title())
     raw = {

@@ -22,9 +22,9 @@ from topsmile.events.bus import Bus, Subscription
 from topsmile.events.outbox import publish
 from topsmile.events.relay import Claim, Relay, RelayConfig
 from topsmile.events.types import Event
-from topsmile.events.wiring import build_bus
 from topsmile.notifications import log
 from topsmile.notifications.handlers import EMAIL_TEMPLATES
+from topsmile.wiring import build_bus
 
 pytestmark = pytest.mark.usefixtures("app")
 

@@ -144,7 +144,7 @@ PUBLISH_THEN_DIE = textwrap.dedent(
     from topsmile.events import bus
     from topsmile.events.outbox import publish
     from topsmile.events.relay import Relay, RelayConfig
-    from topsmile.events.wiring import build_bus
+    from topsmile.wiring import build_bus
 
     async def main():
         settings = load_settings()

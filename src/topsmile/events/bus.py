@@ -2,7 +2,7 @@
 
 Which handlers an event goes to is decided when it is published (one delivery row per
 subscribed handler), so every process that publishes or relays must build the same bus:
-`topsmile.events.wiring.build_bus` is the one place that does.
+`topsmile.wiring.build_bus` is the one place that does.
 """
 
 from __future__ import annotations

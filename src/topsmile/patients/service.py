@@ -27,6 +27,7 @@ from topsmile.core.ranges import offset_of
 from topsmile.events.outbox import publish
 from topsmile.events.types import new_event
 from topsmile.patients.schemas import OwnProfilePatch, PatientCreate, PatientPatch, PatientStatus
+from topsmile.users import queries as users
 
 EMAIL_TAKEN = "Another active patient of this clinic has this email."
 PHONE_TAKEN = "Another active patient of this clinic has this phone number."
@@ -180,7 +181,7 @@ async def bookable_record(principal: Principal) -> dict[str, Any]:
     or when the clinic's `requireVerifiedEmailToBook` is on and the email is unverified.
     """
     rows = await db.fetch("SELECT * FROM patient WHERE user_id = {}", principal.user_id)
-    user = await queries.user_by_id(principal.user_id)
+    user = await users.user_by_id(principal.user_id)
     clinic = await queries.clinic_by_id(principal.clinic_id)
     required = clinic_view(clinic).settings.require_verified_email_to_book
     verified = user is not None and user["email_verified"]
