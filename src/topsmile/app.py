@@ -13,10 +13,10 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 
 from topsmile import __version__
+from topsmile.accounts.controllers import AuthController
 from topsmile.audit.controllers import AuditController
-from topsmile.auth.controllers import AuthController
 from topsmile.auth.middleware import AuthMiddleware
-from topsmile.clinics.controllers import ClinicsController, UsersController
+from topsmile.clinics.controllers import ClinicsController
 from topsmile.config import Settings, load_settings
 from topsmile.core import db
 from topsmile.core.errors import handle_exception
@@ -35,6 +35,7 @@ from topsmile.scheduling.controllers import (
     ProvidersController,
     ServicesController,
 )
+from topsmile.users.controllers import UsersController
 from topsmile.wiring import build_bus
 
 log = logging.getLogger("topsmile.app")
@@ -58,7 +59,9 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     await db.open_pool(settings.database_url)
     redis = create_redis(settings.redis_url)
     app.state.redis = redis
-    app.state.runtime = Runtime.build(settings, redis)
+    runtime = Runtime.build(settings, redis)
+    app.state.runtime = runtime
+    runtime.denylist.cache.start()
     event_bus = build_bus(settings)
     bus.install(event_bus)
     relay = Relay(event_bus, relay_config(settings))
@@ -70,6 +73,7 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
         yield
     finally:
         await relay.stop()
+        await runtime.denylist.cache.stop()
         await redis.aclose()
         await db.close_pool()
 

@@ -13,7 +13,7 @@ import uuid
 import warnings
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from topsmile.config import ConfigError, Settings, load_settings
@@ -84,16 +84,16 @@ def cmd_migrate(_: argparse.Namespace) -> int:
 
 async def _demo_on_empty() -> bool:
     """Seed the demo clinic on an empty database; True when the demo clinic exists."""
-    from topsmile import demo
     from topsmile.auth.passwords import Hasher
+    from topsmile.demo import seed as demo
 
     await demo.seed_if_empty(Hasher())
     return await demo.exists()
 
 
 def cmd_demo(_: argparse.Namespace) -> int:
-    from topsmile import demo
     from topsmile.auth.passwords import Hasher
+    from topsmile.demo import seed as demo
 
     created = _operator_action(lambda: demo.seed(Hasher()))
     if created is None:
@@ -103,6 +103,19 @@ def cmd_demo(_: argparse.Namespace) -> int:
     return 0
 
 
+# uvloop + httptools roughly double what one process answers over asyncio + h11 (see
+# docs/PERFORMANCE.md "Request path"); bench/request_path.py serves its bare route with these
+# same options so the comparison stays fair.
+SERVER_OPTIONS: dict[str, Any] = {
+    "loop": "uvloop",
+    "http": "httptools",
+    "log_config": None,
+    "access_log": False,
+    "proxy_headers": False,
+    "timeout_graceful_shutdown": 10,
+}
+
+
 def _exit_on_signal(signum: int, _frame: object) -> None:
     raise SystemExit(0)
 
@@ -110,7 +123,7 @@ def _exit_on_signal(signum: int, _frame: object) -> None:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from topsmile import demo
+    from topsmile.demo import seed as demo
 
     with resolved_settings() as settings:
         _migrate(settings)
@@ -130,10 +143,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             host=args.host,
             port=args.port,
             workers=args.workers,
-            log_config=None,
-            access_log=False,
-            proxy_headers=False,
-            timeout_graceful_shutdown=10,
+            **SERVER_OPTIONS,
         )
     return 0
 
@@ -286,8 +296,8 @@ def cmd_user_create(args: argparse.Namespace) -> int:
 
     from topsmile.auth.passwords import Hasher
     from topsmile.clinics import service
-    from topsmile.clinics.schemas import StaffUserCreate
     from topsmile.core.schemas import validation_error
+    from topsmile.users.schemas import StaffUserCreate
 
     first, last = _names_from_email(args.email, args.role.title())
     raw = {

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
+from litestar import Request
 from redis.asyncio import Redis
 
 from topsmile.auth.passwords import Hasher
@@ -23,3 +25,9 @@ class Runtime:
     @classmethod
     def build(cls, settings: Settings, redis: Redis) -> Runtime:
         return cls(settings, redis, Throttle(redis), Hasher(), Denylist(redis))
+
+
+def runtime_of(request: Request[Any, Any, Any]) -> Runtime:
+    """The runtime the app's lifespan built, for a handler."""
+    runtime: Runtime = request.app.state.runtime
+    return runtime

@@ -11,6 +11,7 @@ import msgspec
 from topsmile.auth.passwords import Hasher
 from topsmile.clinics.schemas import ClinicSettings
 from topsmile.core import db
+from topsmile.users.service import insert_user
 
 PASSWORD = "Correct-Horse-Battery-9"
 _hasher = Hasher()
@@ -41,14 +42,13 @@ async def seed_clinic(
             msgspec.json.encode(ClinicSettings()).decode(),
         )
         for role in roles:
-            [row] = await db.fetch(
-                "INSERT INTO app_user (clinic_id, email, password_hash, first_name, last_name,"
-                " role) VALUES ({}, {}, {}, 'Test', {}, {}) RETURNING id",
+            row = await insert_user(
                 clinic.id,
-                clinic.email(role),
-                password_hash,
-                role.title(),
-                role,
+                email=clinic.email(role),
+                password_hash=password_hash,
+                first_name="Test",
+                last_name=role.title(),
+                role=role,
             )
             clinic.users[role] = row["id"]
     return clinic

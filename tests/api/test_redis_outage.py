@@ -7,7 +7,8 @@ from pathlib import Path
 
 import msgspec
 
-from tests.api.auth_fixtures import login, seed_clinic
+from tests.api.auth_fixtures import csrf, login, seed_clinic
+from tests.api.cache_fixtures import cache_of, claims_of, sign_in_on_both, until
 from tests.conftest import client_for
 from topsmile.app import create_app, lifespan
 from topsmile.config import Settings
@@ -46,5 +47,55 @@ async def test_redis_stopped_during_refresh_and_logout(settings: Settings, tmp_p
             async with client_for(app) as replay:
                 replay.cookies.set("refresh_token", stolen_refresh, path="/api/auth")
                 assert (await replay.post("/api/auth/refresh")).status_code == 401
+    finally:
+        redis.release()
+
+
+async def test_redis_stopped_a_warm_session_cache_is_not_trusted(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """Two processes (app instances with their own caches) on a Redis that stops: the one
+    holding the session in its cache still refuses it at once after a logout elsewhere, and a
+    role change elsewhere still applies on the next request."""
+    redis = EmbeddedRedis(tmp_path / "redis")
+    redis.start()
+    shared = msgspec.structs.replace(settings, redis_url=redis.url)
+    a, b = create_app(shared, run_relay=False), create_app(shared, run_relay=False)
+    try:
+        async with lifespan(a.app), lifespan(b.app):
+            cache_b = cache_of(b)
+            clinic = await seed_clinic(("admin", "manager", "receptionist"))
+            async with (
+                client_for(a) as admin,
+                client_for(a) as on_a,
+                client_for(b) as on_b,
+                client_for(b) as manager,
+            ):
+                await until(lambda: cache_b.subscribed, "B's subscription")
+                await login(admin, clinic, "admin")
+                await sign_in_on_both(on_a, on_b, clinic, "receptionist")
+                await login(manager, clinic, "manager")
+                claims = claims_of(on_b, settings)
+                assert (await on_b.get("/api/auth/me")).status_code == 200
+                assert (await manager.get("/api/users")).status_code == 200
+                assert cache_b.get(claims.session_id, claims.user_id) == "receptionist"
+
+                redis.stop()
+                await until(lambda: not cache_b.subscribed, "B to notice the outage")
+                assert cache_b.get(claims.session_id, claims.user_id) is None
+                assert (await on_a.post("/api/auth/logout")).status_code == 204
+                assert (await on_b.get("/api/auth/me")).status_code == 401
+                demote = await admin.patch(
+                    f"/api/users/{clinic.users['manager']}",
+                    json={"role": "receptionist"},
+                    headers=csrf(admin),
+                )
+                assert demote.status_code == 200, demote.text
+                assert (await manager.get("/api/users")).status_code == 403
+
+                redis.start()
+                await until(lambda: cache_b.subscribed, "B to subscribe again")
+                assert (await on_b.get("/api/auth/me")).status_code == 401
+                assert (await manager.get("/api/users")).status_code == 403
     finally:
         redis.release()

@@ -13,8 +13,8 @@ import httpx
 
 from tests.api.auth_fixtures import csrf, login, seed_clinic
 from tests.conftest import client_for
-from topsmile import demo
 from topsmile.core.middleware import EdgeMiddleware
+from topsmile.demo import seed as demo
 
 _PARAM = re.compile(r"\{([^}:]+)(?::[^}]*)?\}")
 
@@ -31,7 +31,7 @@ async def other_clinic_ids(other: httpx.AsyncClient, document: dict[str, Any]) -
                 continue
             listed = (await other.get(_PARAM.sub(lambda m: ids[m.group(1)], collection))).json()
             items = listed["items"] if isinstance(listed, dict) else listed
-            assert items, f"the demo clinic has no {name}: seed one in topsmile.demo"
+            assert items, f"the demo clinic has no {name}: seed one in topsmile.demo.seed"
             ids[name] = items[0]["id"]
     return ids
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import httpx
 
-from topsmile import demo
 from topsmile.core import db
 from topsmile.core.middleware import EdgeMiddleware
+from topsmile.demo import seed as demo
 
 
 async def test_demo_seed_is_complete_and_idempotent(

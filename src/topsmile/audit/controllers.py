@@ -12,8 +12,9 @@ from litestar.params import FromQuery, QueryParameter
 
 from topsmile.audit.listing import AuditFilter, list_entries
 from topsmile.auth.principal import ADMIN, Principal
-from topsmile.core.ranges import From, Page, PageSize, To
-from topsmile.core.schemas import Output
+from topsmile.core import ranges
+from topsmile.core.ranges import From, To
+from topsmile.core.schemas import Output, Page
 
 Req = Request[Principal, Any, Any]
 
@@ -31,13 +32,6 @@ class AuditEntry(Output, omit_defaults=True):
     actor_role: str | None = None
     entity_id: str | None = None
     ip: str | None = None
-
-
-class AuditPage(Output):
-    items: list[AuditEntry]
-    total: int
-    page: int
-    page_size: int
 
 
 def audit_entry(row: dict[str, Any]) -> AuditEntry:
@@ -77,11 +71,11 @@ class AuditController(Controller):
         action: Text = None,
         entityType: Text = None,
         entityId: Text = None,
-        page: Page = 1,
-        pageSize: PageSize = 20,
-    ) -> AuditPage:
+        page: ranges.Page = 1,
+        pageSize: ranges.PageSize = 20,
+    ) -> Page[AuditEntry]:
         where = AuditFilter(from_, to, actorId, action, entityType, entityId)
         rows, total = await list_entries(request.user.actor, where, page=page, page_size=pageSize)
-        return AuditPage(
+        return Page(
             items=[audit_entry(r) for r in rows], total=total, page=page, page_size=pageSize
         )

@@ -8,8 +8,10 @@ from typing import Any, Literal
 from litestar import Response
 from litestar.datastructures import Cookie
 
+from topsmile.auth.signin import SignedIn
 from topsmile.auth.tokens import ACCESS_TTL, REFRESH_TTL
 from topsmile.config import Settings
+from topsmile.runtime import Runtime
 
 
 @dataclass(frozen=True)
@@ -69,3 +71,14 @@ def with_cookies(response: Response[Any], cookies: list[Cookie]) -> Response[Any
     for cookie in cookies:
         response.set_cookie(cookie)
     return response
+
+
+def session_response(
+    rt: Runtime, result: SignedIn, content: Any, status: int = 200
+) -> Response[Any]:
+    """`content` with the new session's three cookies set."""
+    response = Response(content, status_code=status)
+    return with_cookies(
+        response,
+        session_cookies(rt.settings, result.access_token, result.refresh_token, result.csrf_token),
+    )

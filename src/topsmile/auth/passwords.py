@@ -18,6 +18,8 @@ from typing import Any, TypeVar
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import Argon2Error
 
+from topsmile.core.errors import ValidationError
+
 __all__ = [
     "DEFAULT_CONCURRENCY",
     "MAX_LENGTH",
@@ -25,6 +27,7 @@ __all__ = [
     "MIN_MEMORY_COST",
     "MIN_TIME_COST",
     "Hasher",
+    "check_password",
     "common_passwords",
     "policy_violation",
 ]
@@ -183,3 +186,10 @@ class Hasher:
         task.add_done_callback(finished)
         # Shielded: cancelling the caller cannot free the slot while the thread still runs.
         return await asyncio.shield(task)
+
+
+def check_password(password: str, email: str, field: str = "password") -> None:
+    """The password policy as a 422 on `field`."""
+    reason = policy_violation(password, email=email)
+    if reason:
+        raise ValidationError.on(field, reason)

@@ -1,9 +1,11 @@
 """Session state: PostgreSQL is the record, Redis the denylist in front of it.
 
-Every authenticated request reads its session row (one indexed lookup) to learn whether it
-is still live and the user's current role and status: no Redis state — an outage, a restart,
-an eviction or a write lost during logout — can bring a revoked session back. Redis answers
-"revoked" without touching the database, and carries the news to every process.
+A request's session is live only if PostgreSQL says so: read from its row, or from this
+process's `SessionCache` of rows read in the last few seconds, which is trusted only while
+Redis is reachable and carries every revocation to every process (session_cache.py). Redis
+answers "revoked" without touching the database; when Redis is down every request reads its
+row, so no Redis state — an outage, a restart, an eviction or a write lost during logout —
+can bring a revoked session back.
 """
 
 from __future__ import annotations
@@ -12,40 +14,92 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from topsmile.auth import tokens
 from topsmile.auth.principal import Principal, Role
+from topsmile.auth.session_cache import CHANNEL, TTL, SessionCache
+from topsmile.config import Rate
 from topsmile.core import clock, db
+from topsmile.core.throttle import Decision
 
 log = logging.getLogger("topsmile.sessions")
 
 _DENY_TTL = int((tokens.ACCESS_TTL + tokens.LEEWAY).total_seconds()) + 5
 _ROTATED_TTL = int(tokens.REFRESH_TTL.total_seconds())
+# While this marker lives no process trusts its cached sessions of the user; it outlives any
+# entry cached before the change, so even a process that missed the message re-reads the row.
+_USER_CHANGED_TTL = int(TTL) + 5
+
+# One round trip per authenticated request: is the session denylisted, did the user's role
+# or status just change, and count the per-user throttle (only for sessions not revoked).
+_ADMIT = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return {1, 0, 0, 0} end
+local changed = redis.call('EXISTS', KEYS[2])
+local count = redis.call('INCR', KEYS[3])
+if count == 1 then redis.call('EXPIRE', KEYS[3], ARGV[1]) end
+local ttl = redis.call('TTL', KEYS[3])
+if ttl < 0 then redis.call('EXPIRE', KEYS[3], ARGV[1]); ttl = tonumber(ARGV[1]) end
+return {0, changed, count, ttl}
+"""
+
+
+@dataclass(frozen=True)
+class Admission:
+    revoked: bool
+    cache_usable: bool
+    throttle: Decision
 
 
 class Denylist:
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
+        self._admit: Any = redis.register_script(_ADMIT)
+        self.cache = SessionCache(redis)
+
+    async def admit(self, claims: tokens.AccessClaims, throttle_key: str, rate: Rate) -> Admission:
+        """The Redis half of a request's session check, with its throttle hit."""
+        try:
+            revoked, changed, count, ttl = await self._admit(
+                keys=[
+                    f"denylist:session:{claims.session_id}",
+                    f"denylist:user:{claims.user_id}",
+                    throttle_key,
+                ],
+                args=[rate.window_seconds],
+            )
+        except RedisError:
+            log.warning("denylist unavailable; reading the session row")
+            return Admission(False, False, Decision(True, 0, 0))
+        allowed = int(count) <= rate.limit
+        return Admission(bool(revoked), not changed, Decision(allowed, int(count), max(1, ttl)))
 
     async def revoke_sessions(self, session_ids: list[uuid.UUID]) -> None:
         if not session_ids:
             return
+        self.cache.drop_sessions(session_ids)
         try:
             pipe = self._redis.pipeline()
             for sid in session_ids:
                 pipe.set(f"denylist:session:{sid}", "1", ex=_DENY_TTL)
+                pipe.publish(CHANNEL, f"session:{sid}")
             await pipe.execute()
         except RedisError:
             log.warning("denylist unavailable; the database still refuses these sessions")
 
-    async def session_revoked(self, session_id: uuid.UUID) -> bool:
+    async def user_changed(self, user_id: uuid.UUID) -> None:
+        """A role or active change: every process re-reads this user's sessions at once."""
+        self.cache.drop_user(user_id)
         try:
-            return bool(await self._redis.exists(f"denylist:session:{session_id}"))
+            pipe = self._redis.pipeline()
+            pipe.set(f"denylist:user:{user_id}", "1", ex=_USER_CHANGED_TTL)
+            pipe.publish(CHANNEL, f"user:{user_id}")
+            await pipe.execute()
         except RedisError:
-            return False  # unknown: the database check that follows decides
+            log.warning("denylist unavailable; cached sessions of the user expire in seconds")
 
     async def mark_rotated(self, token_hash: str) -> None:
         try:
@@ -135,25 +189,25 @@ async def revoke(
 
 
 async def load_principal(
-    secret: str, claims: tokens.AccessClaims, denylist: Denylist, ip: str | None
+    secret: str,
+    claims: tokens.AccessClaims,
+    cache: SessionCache,
+    ip: str | None,
+    *,
+    trust_cache: bool,
 ) -> Principal | None:
-    """The caller if the session is live and the user active; None otherwise."""
-    if await denylist.session_revoked(claims.session_id):
-        return None
-    async with db.tenant_transaction(claims.clinic_id):
-        rows = await db.fetch(
-            """
-            SELECT u.role FROM auth_session s JOIN app_user u ON u.id = s.user_id
-            WHERE s.id = {} AND s.user_id = {} AND s.revoked_at IS NULL
-              AND s.expires_at > {} AND u.active
-            """,
-            claims.session_id,
-            claims.user_id,
-            clock.now(),
-        )
-    if not rows:
-        return None
-    role: Role = rows[0]["role"]
+    """The caller if the session is live and the user active; None otherwise.
+
+    `trust_cache` is the request's own Redis check: without it the row is always read."""
+    role: Role | None = cache.get(claims.session_id, claims.user_id) if trust_cache else None
+    if role is None:
+        epoch = cache.epoch
+        row = await _live_session(claims)
+        if row is None:
+            return None
+        role = row["role"]
+        if trust_cache:
+            cache.put(claims.session_id, claims.user_id, role, row["expires_at"], epoch)
     return Principal.of(
         user_id=claims.user_id,
         clinic_id=claims.clinic_id,
@@ -162,3 +216,18 @@ async def load_principal(
         csrf_token=tokens.csrf_token(secret, claims.session_id),
         ip=ip,
     )
+
+
+async def _live_session(claims: tokens.AccessClaims) -> dict[str, Any] | None:
+    async with db.tenant_transaction(claims.clinic_id):
+        rows = await db.fetch(
+            """
+            SELECT u.role, s.expires_at FROM auth_session s JOIN app_user u ON u.id = s.user_id
+            WHERE s.id = {} AND s.user_id = {} AND s.revoked_at IS NULL
+              AND s.expires_at > {} AND u.active
+            """,
+            claims.session_id,
+            claims.user_id,
+            clock.now(),
+        )
+    return rows[0] if rows else None

@@ -1,16 +1,15 @@
-"""Wire shapes of clinics and staff users (SPEC §3, §4)."""
+"""Wire shapes of clinics (SPEC §4); users' are in users/schemas.py."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated, Any
 
 import msgspec
 
-from topsmile.auth.principal import Role
 from topsmile.core.schemas import Input, Output
 from topsmile.core.validation import Currency, Email, Name, Password, Timezone
+from topsmile.users.schemas import UserView
 
 Minutes = Annotated[int, msgspec.Meta(ge=1, le=43200)]
 
@@ -35,18 +34,6 @@ class ClinicView(Output):
     settings: ClinicSettings
 
 
-class UserView(Output):
-    id: uuid.UUID
-    clinic_id: uuid.UUID
-    email: str
-    first_name: str
-    last_name: str
-    role: Role
-    email_verified: bool
-    active: bool
-    created_at: datetime
-
-
 class AdminInput(Input):
     email: Email
     password: Password
@@ -69,31 +56,9 @@ class ClinicPatch(Input):
     settings: dict[str, Any] | msgspec.UnsetType = msgspec.UNSET
 
 
-class StaffUserCreate(Input):
-    email: Email
-    password: Password
-    first_name: Name
-    last_name: Name
-    role: Role
-
-
-class StaffUserPatch(Input):
-    role: Role | msgspec.UnsetType = msgspec.UNSET
-    active: bool | msgspec.UnsetType = msgspec.UNSET
-    first_name: Name | msgspec.UnsetType = msgspec.UNSET
-    last_name: Name | msgspec.UnsetType = msgspec.UNSET
-
-
 class SignupResult(Output):
     clinic: ClinicView
     user: UserView
-
-
-class UserPage(Output):
-    items: list[UserView]
-    total: int
-    page: int
-    page_size: int
 
 
 def clinic_view(row: dict[str, Any]) -> ClinicView:
@@ -104,20 +69,6 @@ def clinic_view(row: dict[str, Any]) -> ClinicView:
         timezone=row["timezone"],
         currency=row["currency"],
         settings=msgspec.convert(_json(row["settings"]), ClinicSettings),
-    )
-
-
-def user_view(row: dict[str, Any]) -> UserView:
-    return UserView(
-        id=row["id"],
-        clinic_id=row["clinic_id"],
-        email=row["email"],
-        first_name=row["first_name"],
-        last_name=row["last_name"],
-        role=row["role"],
-        email_verified=row["email_verified"],
-        active=row["active"],
-        created_at=row["created_at"],
     )
 
 

@@ -1,7 +1,7 @@
-"""Clinics and their staff (SPEC §4): sign-up, the clinic's settings, staff users.
+"""Clinics (SPEC §4): sign-up, the clinic's settings; staff users are `users.service`'s.
 
-The sign-up and staff-user functions are shared by the API and the operators' CLI; the API
-adds the sign-up switch, the per-IP throttle and the admin's first session.
+The sign-up is shared by the API and the operators' CLI; the API adds the sign-up switch,
+the per-IP throttle and the admin's first session.
 """
 
 from __future__ import annotations
@@ -13,33 +13,25 @@ from typing import Any
 import msgspec
 from asyncpg.exceptions import UniqueViolationError
 
-from topsmile.auth import events as user_events
 from topsmile.auth import sessions
-from topsmile.auth.accounts import check_password
-from topsmile.auth.passwords import Hasher
-from topsmile.auth.service import SignedIn, session_tokens
+from topsmile.auth.passwords import Hasher, check_password
+from topsmile.auth.signin import SignedIn, session_tokens
 from topsmile.clinics import queries
 from topsmile.clinics.events import CLINIC_CREATED, CLINIC_UPDATED, ClinicCreated
-from topsmile.clinics.schemas import (
-    ClinicPatch,
-    ClinicSettings,
-    ClinicSignup,
-    StaffUserCreate,
-    StaffUserPatch,
-)
+from topsmile.clinics.schemas import ClinicPatch, ClinicSettings, ClinicSignup
 from topsmile.core import db, validation
-from topsmile.core.actor import Actor, Role
+from topsmile.core.actor import Actor
 from topsmile.core.errors import Conflict, FieldError, Forbidden, NotFound, ValidationError
-from topsmile.core.ranges import offset_of
 from topsmile.core.schemas import validation_error
 from topsmile.core.throttle import ip_throttle_key
-from topsmile.events.catalogue import Changed, NoPayload
+from topsmile.events.catalogue import Changed
 from topsmile.events.outbox import publish
 from topsmile.events.types import new_event
 from topsmile.runtime import Runtime
+from topsmile.users import service as users
+from topsmile.users.schemas import StaffUserCreate
 
 SLUG_TAKEN = "Another clinic already uses this slug."
-EMAIL_TAKEN = "A user with this email already exists at this clinic."
 _MAX_NAME = 100
 
 
@@ -94,14 +86,13 @@ async def create_clinic(
                 currency,
                 msgspec.json.encode(ClinicSettings()).decode(),
             )
-            [admin] = await db.fetch(
-                "INSERT INTO app_user (clinic_id, email, password_hash, first_name, last_name,"
-                " role) VALUES ({}, {}, {}, {}, {}, 'admin') RETURNING *",
+            admin = await users.insert_user(
                 clinic_id,
-                email,
-                password_hash,
-                first_name,
-                last_name,
+                email=email,
+                password_hash=password_hash,
+                first_name=first_name,
+                last_name=last_name,
+                role="admin",
             )
             if with_session:
                 issued = await sessions.open_session(
@@ -183,59 +174,7 @@ async def update_clinic(actor: Actor, patch: ClinicPatch) -> dict[str, Any]:
     return clinic
 
 
-# --- Staff users -------------------------------------------------------------------------
-
-
-async def list_users(
-    actor: Actor, *, page: int, page_size: int
-) -> tuple[list[dict[str, Any]], int]:
-    """Staff users (never patients), oldest first; a page of them and the total."""
-    async with db.tenant_transaction(actor.clinic_id):
-        [count] = await db.fetch("SELECT count(*) AS n FROM app_user WHERE role <> 'patient'")
-        rows = await db.fetch(
-            "SELECT * FROM app_user WHERE role <> 'patient' ORDER BY created_at, id"
-            " LIMIT {} OFFSET {}",
-            page_size,
-            offset_of(page, page_size),
-        )
-    return rows, int(count["n"])
-
-
-def _staff_role(role: Role) -> Role:
-    if role == "patient":
-        raise ValidationError.on("role", "Staff users cannot have the patient role.")
-    return role
-
-
-async def create_user(hasher: Hasher, data: StaffUserCreate, *, actor: Actor) -> dict[str, Any]:
-    """A staff user in the actor's clinic (the admin's, or the one the operator named)."""
-    role = _staff_role(data.role)
-    email = validation.email(data.email)
-    first_name = _name(data.first_name, "firstName")
-    last_name = _name(data.last_name, "lastName")
-    check_password(data.password, email)
-    password_hash = await hasher.hash(data.password)
-    try:
-        async with db.tenant_transaction(actor.clinic_id):
-            if await queries.user_by_email(email) is not None:
-                raise Conflict(EMAIL_TAKEN)
-            [user] = await db.fetch(
-                "INSERT INTO app_user (clinic_id, email, password_hash, first_name, last_name,"
-                " role) VALUES ({}, {}, {}, {}, {}, {}) RETURNING *",
-                actor.clinic_id,
-                email,
-                password_hash,
-                first_name,
-                last_name,
-                role,
-            )
-            created = user_events.UserCreated(role=role)
-            await publish(
-                new_event(user_events.USER_CREATED, created, actor=actor, entity_id=user["id"])
-            )
-    except UniqueViolationError:
-        raise Conflict(EMAIL_TAKEN) from None
-    return user
+# --- Staff users from the operators' CLI ----------------------------------------------
 
 
 async def create_user_in(hasher: Hasher, clinic_slug: str, data: StaffUserCreate) -> dict[str, Any]:
@@ -244,72 +183,4 @@ async def create_user_in(hasher: Hasher, clinic_slug: str, data: StaffUserCreate
         clinic = await queries.clinic_by_slug(clinic_slug)
     if clinic is None:
         raise NotFound("No clinic has that slug.")
-    return await create_user(hasher, data, actor=Actor.system(clinic["id"]))
-
-
-async def _keep_an_admin(clinic_id: uuid.UUID, user_id: uuid.UUID) -> None:
-    """Refuse to leave the clinic without an active admin. Concurrent demotions queue on a
-    per-clinic lock, so two admins cannot demote each other at once."""
-    await db.fetch("SELECT pg_advisory_xact_lock(hashtext({}))", f"clinic-admins:{clinic_id}")
-    others = await db.fetch(
-        "SELECT 1 FROM app_user WHERE role = 'admin' AND active AND id <> {} LIMIT 1", user_id
-    )
-    if not others:
-        raise Conflict("The clinic needs at least one active admin; appoint another one first.")
-
-
-async def update_user(
-    rt: Runtime, actor: Actor, user_id: uuid.UUID, patch: StaffUserPatch
-) -> dict[str, Any]:
-    changes: dict[str, Any] = {}
-    if patch.role is not msgspec.UNSET:
-        changes["role"] = _staff_role(patch.role)
-    if patch.active is not msgspec.UNSET:
-        changes["active"] = patch.active
-    if patch.first_name is not msgspec.UNSET:
-        changes["first_name"] = _name(patch.first_name, "firstName")
-    if patch.last_name is not msgspec.UNSET:
-        changes["last_name"] = _name(patch.last_name, "lastName")
-    revoked: list[uuid.UUID] = []
-    async with db.tenant_transaction(actor.clinic_id):
-        user = await queries.user_by_id(user_id, lock=True)
-        if user is None or user["role"] == "patient":
-            raise NotFound("No such staff user.")
-        changes = {key: value for key, value in changes.items() if user[key] != value}
-        if not changes:
-            return user
-        stays_admin = changes.get("role", user["role"]) == "admin"
-        stays_active = changes.get("active", user["active"])
-        if user["role"] == "admin" and user["active"] and not (stays_admin and stays_active):
-            await _keep_an_admin(actor.clinic_id, user_id)
-        updated = await db.update_row("app_user", user_id, changes)
-        if changes.get("active") is False:
-            revoked = await sessions.revoke(user_id=user_id, reason="deactivated")
-        await _publish_user_changes(actor, user, changes)
-    await rt.denylist.revoke_sessions(revoked)
-    return updated
-
-
-async def _publish_user_changes(
-    actor: Actor, before: dict[str, Any], changes: dict[str, Any]
-) -> None:
-    user_id = before["id"]
-    if "role" in changes:
-        moved = user_events.RoleChanged(before=before["role"], after=changes["role"])
-        await publish(
-            new_event(user_events.USER_ROLE_CHANGED, moved, actor=actor, entity_id=user_id)
-        )
-    if "active" in changes:
-        kind = user_events.USER_ACTIVATED if changes["active"] else user_events.USER_DEACTIVATED
-        await publish(new_event(kind, NoPayload(), actor=actor, entity_id=user_id))
-    names = [
-        {"first_name": "firstName", "last_name": "lastName"}[key]
-        for key in changes
-        if key in ("first_name", "last_name")
-    ]
-    if names:
-        await publish(
-            new_event(
-                user_events.USER_UPDATED, Changed(fields=names), actor=actor, entity_id=user_id
-            )
-        )
+    return await users.create_user(hasher, data, actor=Actor.system(clinic["id"]))

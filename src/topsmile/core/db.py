@@ -36,12 +36,19 @@ def configure(dsn: str) -> None:
 _pool_users = 0
 
 
+async def _keep_session(_: Any) -> None:
+    """Skip asyncpg's per-release `RESET ALL; UNLISTEN *; …` round trip. asyncpg still rolls
+    back an open transaction first; everything we set is transaction-local (the tenant,
+    `pg_advisory_xact_lock`) and the pool never LISTENs or holds cursors, so a released
+    connection carries nothing to its next user."""
+
+
 async def open_pool(dsn: str, *, min_size: int = 2, max_size: int = 10) -> None:
     """Start the process's pool, or join it: several app instances in one process share it."""
     global _pool_users
     if DB.pool is None:
         configure(dsn)
-        await DB.start_connection_pool(min_size=min_size, max_size=max_size)
+        await DB.start_connection_pool(min_size=min_size, max_size=max_size, reset=_keep_session)
     _pool_users += 1
 
 

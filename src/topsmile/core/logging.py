@@ -20,6 +20,9 @@ _EMAIL = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+\.[A-Za
 _PHONE = re.compile(r"\+\d[\d\s().-]{6,16}\d")
 _CARD = re.compile(r"\b(?:\d[ -]?){13,19}\b")
 _JWT = re.compile(r"eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
+# One scan that finds any of the four: most strings (every access-log field) have none, and
+# one search is several times cheaper than four substitutions on the hot path.
+_ANY = re.compile("|".join(f"(?:{p.pattern})" for p in (_JWT, _CARD, _EMAIL, _PHONE)))
 
 _RESERVED = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
     "message",
@@ -28,6 +31,8 @@ _RESERVED = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
 
 
 def redact_text(text: str) -> str:
+    if not _ANY.search(text):
+        return text
     text = _JWT.sub("[redacted-token]", text)
     text = _CARD.sub("[redacted-number]", text)
     text = _EMAIL.sub(r"\1***@\2", text)
@@ -70,6 +75,9 @@ class JsonFormatter(logging.Formatter):
 def configure_logging(level: str = "INFO") -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
+    # Our lines carry no file/line: skip the stack walk logging does for every record
+    # (the documented switch; it is a measurable share of a small request's cost).
+    logging._srcfile = None
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -50,6 +50,15 @@ class Output(msgspec.Struct, rename="camel", kw_only=True):
     """A response body."""
 
 
+class Page(Output, Generic[T]):
+    """One page of a listing (`page`/`pageSize` in core/ranges.py) and the total count."""
+
+    items: list[T]
+    total: int
+    page: int
+    page_size: int
+
+
 def validation_error(exc: msgspec.MsgspecError) -> ValidationError:
     """Turn msgspec's message into a problem naming the offending field."""
     if not isinstance(exc, msgspec.ValidationError):  # ValidationError is a DecodeError too

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 
-from topsmile.auth import events as auth_events
 from topsmile.auth.tokens import email_link
 from topsmile.config import Settings
 from topsmile.core.logging import redact_text
@@ -22,13 +21,14 @@ from topsmile.notifications.messages import Attachment, EmailMessage, SmsMessage
 from topsmile.notifications.sms import SmsSender
 from topsmile.notifications.templates import appointment_ics, render_email, render_sms
 from topsmile.scheduling import events as scheduling_events
+from topsmile.users import events as user_events
 
 # Event names (from the owning domains' catalogues) → the template each channel renders.
 EMAIL_TEMPLATES = {
     kind.name: template
     for kind, template in (
-        (auth_events.USER_REGISTERED, "verify_email"),
-        (auth_events.USER_PASSWORD_RESET_REQUESTED, "password_reset"),
+        (user_events.USER_REGISTERED, "verify_email"),
+        (user_events.USER_PASSWORD_RESET_REQUESTED, "password_reset"),
         (scheduling_events.APPOINTMENT_CREATED, "appointment_confirmation"),
         (scheduling_events.APPOINTMENT_RESCHEDULED, "appointment_rescheduled"),
         (scheduling_events.APPOINTMENT_CANCELLED, "appointment_cancelled"),

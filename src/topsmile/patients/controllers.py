@@ -9,13 +9,12 @@ from litestar import Controller, Request, delete, get, patch, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from topsmile.auth.principal import FRONT_DESK, STAFF, Principal, allow
-from topsmile.core.ranges import Page, PageSize
-from topsmile.core.schemas import body
+from topsmile.core import ranges
+from topsmile.core.schemas import Page, body
 from topsmile.patients import service
 from topsmile.patients.schemas import (
     OwnProfilePatch,
     PatientCreate,
-    PatientPage,
     PatientPatch,
     PatientStatus,
     PatientView,
@@ -68,12 +67,12 @@ class PatientsController(Controller):
         request: Req,
         q: Query = None,
         status: Status = None,
-        page: Page = 1,
-        pageSize: PageSize = 20,  # wire names: see core.ranges
-    ) -> PatientPage:
+        page: ranges.Page = 1,
+        pageSize: ranges.PageSize = 20,  # wire names: see core.ranges
+    ) -> Page[PatientView]:
         where = service.PatientFilter(q=q, status=status)
         rows, total = await service.search(request.user.actor, where, page=page, page_size=pageSize)
-        return PatientPage(
+        return Page(
             items=[patient_view(r, staff=True) for r in rows],
             total=total,
             page=page,

@@ -86,10 +86,3 @@ def patient_view(row: dict[str, Any], *, staff: bool) -> PatientView:
         created_at=row["created_at"],
         updated_at=row["updated_at"],
     )
-
-
-class PatientPage(Output):
-    items: list[PatientView]
-    total: int
-    page: int
-    page_size: int

@@ -29,6 +29,7 @@ from topsmile.events.outbox import publish
 from topsmile.events.types import new_event
 from topsmile.patients.events import PATIENT_CREATED, PATIENT_DEACTIVATED, PATIENT_UPDATED
 from topsmile.patients.schemas import OwnProfilePatch, PatientCreate, PatientPatch, PatientStatus
+from topsmile.users import queries as users
 
 EMAIL_TAKEN = "Another active patient of this clinic has this email."
 PHONE_TAKEN = "Another active patient of this clinic has this phone number."
@@ -183,7 +184,7 @@ async def bookable_record(actor: Actor) -> dict[str, Any]:
     """
     rows = await db.fetch("SELECT * FROM patient WHERE user_id = {}", actor.user_id)
     # The system has no patient record of its own: no rows, and the 403 above.
-    user = await queries.user_by_id(actor.user_id) if actor.user_id else None
+    user = await users.user_by_id(actor.user_id) if actor.user_id else None
     clinic = await queries.clinic_by_id(actor.clinic_id)
     required = clinic_view(clinic).settings.require_verified_email_to_book
     verified = user is not None and user["email_verified"]

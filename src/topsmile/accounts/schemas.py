@@ -8,10 +8,11 @@ from typing import Annotated
 
 import msgspec
 
-from topsmile.clinics.schemas import ClinicView, UserView
+from topsmile.clinics.schemas import ClinicView
 from topsmile.core.schemas import Input, Output
 from topsmile.core.validation import BirthDate, Email, Name, Password, Phone, Token
 from topsmile.patients.schemas import PatientView
+from topsmile.users.schemas import UserView
 
 Slug = Annotated[str, msgspec.Meta(min_length=1, max_length=63)]
 

@@ -1,4 +1,4 @@
-"""`/api/auth`: thin handlers over `auth.service` and `auth.accounts`."""
+"""`/api/auth`: thin handlers over `accounts.service` and `accounts.self_service`."""
 
 from __future__ import annotations
 
@@ -9,11 +9,9 @@ from litestar import Controller, Request, Response, delete, get, post
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 
-from topsmile.auth import accounts, cookies, service
-from topsmile.auth.middleware import request_ip
-from topsmile.auth.origin import not_cross_site
-from topsmile.auth.principal import Principal, signed_in
-from topsmile.auth.schemas import (
+from topsmile.accounts import self_service as accounts
+from topsmile.accounts import service
+from topsmile.accounts.schemas import (
     ChangePassword,
     Forgot,
     Login,
@@ -24,33 +22,23 @@ from topsmile.auth.schemas import (
     SessionView,
     VerifyEmail,
 )
-from topsmile.clinics.schemas import clinic_view, user_view
+from topsmile.auth import cookies
+from topsmile.auth.cookies import session_response
+from topsmile.auth.middleware import request_ip
+from topsmile.auth.origin import not_cross_site
+from topsmile.auth.principal import Principal, signed_in
+from topsmile.auth.signin import SignedIn
+from topsmile.clinics.schemas import clinic_view
 from topsmile.core.errors import NotFound
 from topsmile.core.schemas import body
 from topsmile.patients.schemas import patient_view
-from topsmile.runtime import Runtime
+from topsmile.runtime import runtime_of
+from topsmile.users.schemas import user_view
 
 Req = Request[Any, Any, Any]
 
 
-def runtime_of(request: Req) -> Runtime:
-    runtime: Runtime = request.app.state.runtime
-    return runtime
-
-
-def session_response(
-    rt: Runtime, result: service.SignedIn, content: Any, status: int = 200
-) -> Response[Any]:
-    response = Response(content, status_code=status)
-    return cookies.with_cookies(
-        response,
-        cookies.session_cookies(
-            rt.settings, result.access_token, result.refresh_token, result.csrf_token
-        ),
-    )
-
-
-def me_body(result: service.SignedIn) -> Me:
+def me_body(result: SignedIn) -> Me:
     return Me(user=user_view(result.user), clinic=clinic_view(result.clinic))
 
 

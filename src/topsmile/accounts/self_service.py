@@ -1,4 +1,4 @@
-"""Accounts: patient self-registration, email verification and passwords (SPEC §3)."""
+"""Self-service accounts: patient self-registration, email verification and passwords (SPEC §3)."""
 
 from __future__ import annotations
 
@@ -6,22 +6,16 @@ import uuid
 from datetime import date
 from typing import Any
 
-from topsmile.auth import sessions, tokens
-from topsmile.auth.events import (
-    USER_PASSWORD_CHANGED,
-    USER_PASSWORD_RESET_REQUESTED,
-    USER_REGISTERED,
-)
-from topsmile.auth.passwords import policy_violation
-from topsmile.auth.principal import Principal
-from topsmile.auth.service import (
-    SignedIn,
+from topsmile.accounts.service import (
     invalid_token,
     login_failure_key,
     reserve_password_check,
-    session_tokens,
 )
-from topsmile.clinics import queries
+from topsmile.auth import sessions, tokens
+from topsmile.auth.passwords import check_password
+from topsmile.auth.principal import Principal
+from topsmile.auth.signin import SignedIn, session_tokens
+from topsmile.clinics import queries as clinics
 from topsmile.core import clock, db, validation
 from topsmile.core.actor import Actor
 from topsmile.core.errors import Conflict, NotFound, ValidationError
@@ -29,13 +23,15 @@ from topsmile.core.throttle import ip_throttle_key, throttle_key
 from topsmile.events.catalogue import NoPayload
 from topsmile.events.outbox import publish
 from topsmile.events.types import AccountToken, Recipient, new_event
+from topsmile.patients.linking import attach_verified_record, registration_record
 from topsmile.runtime import Runtime
-
-
-def check_password(password: str, email: str, field: str = "password") -> None:
-    reason = policy_violation(password, email=email)
-    if reason:
-        raise ValidationError.on(field, reason)
+from topsmile.users import queries as users
+from topsmile.users.events import (
+    USER_PASSWORD_CHANGED,
+    USER_PASSWORD_RESET_REQUESTED,
+    USER_REGISTERED,
+)
+from topsmile.users.service import insert_user
 
 
 async def send_email_token(
@@ -103,7 +99,7 @@ async def register(
     e164 = validation.phone(phone) if phone else None
     check_password(password, email)
     async with db.tenant_transaction(None):
-        clinic = await queries.clinic_by_slug(clinic_slug)
+        clinic = await clinics.clinic_by_slug(clinic_slug)
     if clinic is None:
         raise NotFound("No clinic has that slug.")
     if date_of_birth is not None:
@@ -116,18 +112,17 @@ async def register(
             "SELECT pg_advisory_xact_lock(hashtextextended({}, 0))",
             f"register:{clinic['id']}:{email}",
         )
-        if await queries.user_by_email(email) is not None:
+        if await users.user_by_email(email) is not None:
             raise Conflict(ACCOUNT_EXISTS)
         # Staff adding this email meanwhile hits app_user_clinic_id_email_key, which the
         # one constraint mapping (core/constraints.py) answers with the same 409.
-        [user] = await db.fetch(
-            "INSERT INTO app_user (clinic_id, email, password_hash, first_name, last_name,"
-            " role) VALUES ({}, {}, {}, {}, {}, 'patient') RETURNING *",
+        user = await insert_user(
             clinic["id"],
-            email,
-            password_hash,
-            first_name,
-            last_name,
+            email=email,
+            password_hash=password_hash,
+            first_name=first_name,
+            last_name=last_name,
+            role="patient",
         )
         patient = await registration_record(
             clinic["id"], user["id"], email, first_name, last_name, e164, date_of_birth
@@ -135,125 +130,6 @@ async def register(
         await send_email_token(rt, purpose="verify_email", user=user, clinic=clinic, ip=ip)
         issued = await sessions.open_session(clinic["id"], user["id"], user_agent=user_agent, ip=ip)
     return session_tokens(rt, user, clinic, issued), patient
-
-
-async def registration_record(
-    clinic_id: uuid.UUID,
-    user_id: uuid.UUID,
-    email: str,
-    first_name: str,
-    last_name: str,
-    phone: str | None,
-    date_of_birth: date | None,
-) -> dict[str, Any] | None:
-    """SPEC §3 "Registering over an existing patient record": the record of a new account
-    whose email is not verified yet, or None when the account stays unattached.
-
-    Typing an email proves nothing: when the clinic has an active record with it, the
-    account gets nothing now (`verify_email` attaches it once the email is proven) and
-    nothing of that record is returned. Otherwise the account gets a record of its own; a
-    phone another record holds is left off rather than refused, so registration reveals no
-    patient's email or phone.
-    """
-    if await db.fetch("SELECT 1 FROM patient WHERE email = {} AND status = 'active'", email):
-        return None
-    for candidate in dict.fromkeys([phone, None]):
-        # The unique indexes on active emails and phones settle races with staff writes.
-        rows = await db.fetch(
-            "INSERT INTO patient (clinic_id, user_id, first_name, last_name, email, phone,"
-            " date_of_birth) VALUES ({}, {}, {}, {}, {}, {}, {})"
-            " ON CONFLICT DO NOTHING RETURNING *",
-            clinic_id,
-            user_id,
-            first_name,
-            last_name,
-            email,
-            candidate,
-            date_of_birth,
-        )
-        if rows:
-            return rows[0]
-    return None  # a record with this email appeared meanwhile: unattached, as above
-
-
-async def attach_verified_record(user: dict[str, Any]) -> None:
-    """After the email is verified: an account left unattached at registration takes the
-    clinic's active record with its email (names and phone stay as the clinic wrote them).
-
-    A record already linked to another account is never handed over (that account's email
-    differs: staff changed one of them); the account then stays unattached. If the record
-    went away meanwhile, the account gets a record of its own with its names and email.
-    """
-    if user["role"] != "patient" or await db.fetch(
-        "SELECT 1 FROM patient WHERE user_id = {}", user["id"]
-    ):
-        return
-    existing = await db.fetch(
-        "SELECT id, user_id FROM patient WHERE email = {} AND status = 'active' FOR UPDATE",
-        user["email"],
-    )
-    if existing:
-        if existing[0]["user_id"] is None:
-            await db.fetch(
-                "UPDATE patient SET user_id = {}, updated_at = now() WHERE id = {}",
-                user["id"],
-                existing[0]["id"],
-            )
-        return
-    await db.fetch(
-        "INSERT INTO patient (clinic_id, user_id, first_name, last_name, email)"
-        " VALUES ({}, {}, {}, {}, {}) ON CONFLICT DO NOTHING",
-        user["clinic_id"],
-        user["id"],
-        user["first_name"],
-        user["last_name"],
-        user["email"],
-    )
-
-
-async def link_or_create_patient(
-    clinic_id: uuid.UUID,
-    user_id: uuid.UUID,
-    email: str,
-    first_name: str,
-    last_name: str,
-    phone: str | None,
-    date_of_birth: date | None,
-    *,
-    sms_opt_in: bool = False,
-) -> dict[str, Any]:
-    """For accounts whose email is already verified (seeded, or made by the clinic): the
-    clinic's record for this email becomes theirs. Never call it for a self-registered,
-    unverified account: that is `registration_record`."""
-    existing = await db.fetch(
-        "SELECT * FROM patient WHERE email = {} AND status = 'active' FOR UPDATE", email
-    )
-    if existing:
-        if existing[0]["user_id"] is not None:
-            raise Conflict("A patient with this email already has an account.")
-        [row] = await db.fetch(
-            "UPDATE patient SET user_id = {}, updated_at = now() WHERE id = {} RETURNING *",
-            user_id,
-            existing[0]["id"],
-        )
-        return row
-    if phone and await db.fetch(
-        "SELECT 1 FROM patient WHERE phone = {} AND status = 'active'", phone
-    ):
-        raise Conflict("A patient with this phone number already exists at this clinic.")
-    [row] = await db.fetch(
-        "INSERT INTO patient (clinic_id, user_id, first_name, last_name, email, phone,"
-        " date_of_birth, sms_opt_in) VALUES ({}, {}, {}, {}, {}, {}, {}, {}) RETURNING *",
-        clinic_id,
-        user_id,
-        first_name,
-        last_name,
-        email,
-        phone,
-        date_of_birth,
-        sms_opt_in,
-    )
-    return row
 
 
 def _token_clinic(token: str) -> uuid.UUID:
@@ -273,7 +149,7 @@ async def _use_token(token: str, purpose: str) -> dict[str, Any]:
         purpose,
         clock.now(),
     )
-    user = await queries.user_by_id(rows[0]["user_id"], lock=True) if rows else None
+    user = await users.user_by_id(rows[0]["user_id"], lock=True) if rows else None
     if user is None or not user["active"]:
         raise invalid_token()
     return user
@@ -299,11 +175,11 @@ async def forgot_password(rt: Runtime, *, clinic_slug: str, email: str, ip: str)
     if not (await rt.throttle.hit(key, rt.settings.rate_forgot_per_account)).allowed:
         return
     async with db.tenant_transaction(None):
-        clinic = await queries.clinic_by_slug(clinic_slug)
+        clinic = await clinics.clinic_by_slug(clinic_slug)
     if clinic is None:
         return
     async with db.tenant_transaction(clinic["id"]):
-        user = await queries.user_by_email(email)
+        user = await users.user_by_email(email)
         if user is not None and user["active"]:
             await send_email_token(rt, purpose="password_reset", user=user, clinic=clinic, ip=ip)
 
@@ -315,7 +191,7 @@ async def reset_password(rt: Runtime, *, token: str, password: str, ip: str) -> 
         new_hash = await rt.hasher.hash(password)
         await _set_password(user, new_hash, ip)
         revoked = await sessions.revoke(user_id=user["id"], reason="password_reset")
-        clinic = await queries.clinic_by_id(user["clinic_id"])
+        clinic = await clinics.clinic_by_id(user["clinic_id"])
     await rt.denylist.revoke_sessions(revoked)
     await rt.throttle.reset(login_failure_key(clinic["slug"], user["email"]))
 
@@ -325,8 +201,8 @@ async def change_password(
 ) -> None:
     """A wrong current password counts as a failed sign-in of the account (SPEC §3)."""
     async with db.tenant_transaction(principal.clinic_id):
-        user = await queries.user_by_id(principal.user_id)
-        clinic = await queries.clinic_by_id(principal.clinic_id)
+        user = await users.user_by_id(principal.user_id)
+        clinic = await clinics.clinic_by_id(principal.clinic_id)
     assert user is not None
     failures = login_failure_key(clinic["slug"], user["email"])
     await reserve_password_check(rt, failures)

@@ -1,15 +1,15 @@
-"""Sign-in, sessions and passwords (SPEC §3). Controllers stay thin; this is the logic."""
+"""Sign-in, refresh, sign-out and the caller's sessions (SPEC §3), over auth's primitives."""
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
 from topsmile.auth import sessions, tokens
 from topsmile.auth.events import LOGIN_FAILED, LOGIN_SUCCEEDED, REFRESH_REUSE_DETECTED, LoginFailed
 from topsmile.auth.principal import Principal
-from topsmile.clinics import queries
+from topsmile.auth.signin import SignedIn, session_tokens
+from topsmile.clinics import queries as clinics
 from topsmile.config import Rate
 from topsmile.core import clock, db
 from topsmile.core.actor import Actor
@@ -19,31 +19,9 @@ from topsmile.events.catalogue import NoPayload
 from topsmile.events.outbox import publish
 from topsmile.events.types import new_event
 from topsmile.runtime import Runtime
+from topsmile.users import queries as users
 
 BAD_CREDENTIALS = "The clinic, email or password is not right."
-
-
-@dataclass(frozen=True)
-class SignedIn:
-    user: dict[str, Any]
-    clinic: dict[str, Any]
-    access_token: str
-    refresh_token: str
-    csrf_token: str
-
-
-def session_tokens(
-    rt: Runtime, user: dict[str, Any], clinic: dict[str, Any], issued: sessions.IssuedSession
-) -> SignedIn:
-    claims = tokens.AccessClaims(user["id"], clinic["id"], user["role"], issued.session_id)
-    secret = rt.settings.secret_key
-    return SignedIn(
-        user=user,
-        clinic=clinic,
-        access_token=tokens.issue_access_token(secret, claims),
-        refresh_token=issued.refresh_token,
-        csrf_token=tokens.csrf_token(secret, issued.session_id),
-    )
 
 
 def failure_rate(rt: Runtime) -> Rate:
@@ -75,11 +53,11 @@ async def login(
     await reserve_password_check(rt, failures)
 
     async with db.tenant_transaction(None):
-        clinic = await queries.clinic_by_slug(clinic_slug)
+        clinic = await clinics.clinic_by_slug(clinic_slug)
     user = None
     if clinic is not None:
         async with db.tenant_transaction(clinic["id"]):
-            user = await queries.user_by_email(email)
+            user = await users.user_by_email(email)
     if user is None or not user["active"]:
         await rt.hasher.burn(password)
         ok = False
@@ -151,7 +129,7 @@ async def refresh(rt: Runtime, refresh_token: str, *, ip: str, user_agent: str |
                 )
             reuse_session = row["session_id"]
         elif row["revoked_at"] is None and row["expires_at"] > now and row["session_expires"] > now:
-            user = await queries.user_by_id(row["user_id"])
+            user = await users.user_by_id(row["user_id"])
             if user is not None and user["active"]:
                 await db.fetch(
                     "UPDATE refresh_token SET rotated_at = {} WHERE token_hash = {}",
@@ -169,7 +147,7 @@ async def refresh(rt: Runtime, refresh_token: str, *, ip: str, user_agent: str |
                     (user_agent or "")[:300] or None,
                     row["session_id"],
                 )
-                clinic = await queries.clinic_by_id(clinic_id)
+                clinic = await clinics.clinic_by_id(clinic_id)
                 issued = sessions.IssuedSession(
                     row["session_id"], new_refresh, row["session_expires"]
                 )
@@ -215,8 +193,8 @@ async def me(actor: Actor) -> tuple[dict[str, Any], dict[str, Any]]:
     if actor.user_id is None:
         raise Unauthenticated("Sign in to continue.")
     async with db.tenant_transaction(actor.clinic_id):
-        user = await queries.user_by_id(actor.user_id)
-        clinic = await queries.clinic_by_id(actor.clinic_id)
+        user = await users.user_by_id(actor.user_id)
+        clinic = await clinics.clinic_by_id(actor.clinic_id)
     if user is None:
         raise Unauthenticated("Sign in again.")
     return user, clinic

@@ -14,10 +14,11 @@ from zoneinfo import ZoneInfo
 
 from topsmile.auth.passwords import Hasher
 from topsmile.clinics import queries
-from topsmile.clinics.schemas import AdminInput, ClinicSignup, StaffUserCreate
-from topsmile.clinics.service import create_clinic, create_user
+from topsmile.clinics.schemas import AdminInput, ClinicSignup
+from topsmile.clinics.service import create_clinic
 from topsmile.core import db
 from topsmile.core.actor import Actor, Role
+from topsmile.patients.linking import link_or_create_patient
 from topsmile.scheduling import catalogue, providers
 from topsmile.scheduling.schemas import (
     PeriodCreate,
@@ -25,6 +26,8 @@ from topsmile.scheduling.schemas import (
     ServiceCreate,
     WorkingInterval,
 )
+from topsmile.users.schemas import StaffUserCreate
+from topsmile.users.service import create_user, insert_user
 
 SLUG = "sorriso"
 PASSWORD = "Sorriso-Demo-2026"  # noqa: S105 - the demo clinic's published password
@@ -221,20 +224,18 @@ async def seed(hasher: Hasher, slug: str = SLUG) -> bool:
 
 
 async def _patients(hasher: Hasher, clinic_id: uuid.UUID) -> None:
-    from topsmile.auth.accounts import link_or_create_patient
-
     password_hash = await hasher.hash(PASSWORD)
     async with db.tenant_transaction(clinic_id):
         for index, (first, last) in enumerate(PATIENTS):
             email = f"{_ascii(first)}.{_ascii(last)}@{DOMAIN}"
-            [user] = await db.fetch(
-                "INSERT INTO app_user (clinic_id, email, password_hash, first_name, last_name,"
-                " role, email_verified) VALUES ({}, {}, {}, {}, {}, 'patient', true) RETURNING id",
+            user = await insert_user(
                 clinic_id,
-                email,
-                password_hash,
-                first,
-                last,
+                email=email,
+                password_hash=password_hash,
+                first_name=first,
+                last_name=last,
+                role="patient",
+                email_verified=True,
             )
             phone = f"+55119{index:04d}{(7919 * (index + 3)) % 10000:04d}"
             await link_or_create_patient(
