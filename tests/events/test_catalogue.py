@@ -12,10 +12,10 @@ import msgspec
 import pytest
 
 from tests.events.conftest import reminder
-from topsmile import demo
 from topsmile.core import db
 from topsmile.core.actor import Actor
 from topsmile.core.middleware import EdgeMiddleware
+from topsmile.demo import seed as demo
 from topsmile.events import catalogue
 from topsmile.events.catalogue import Changed, InvalidEvent, NoPayload, declare
 from topsmile.events.outbox import publish
