@@ -8,7 +8,7 @@ from datetime import datetime
 from topsmile.core.rows import Row
 
 
-class AuditRow(Row):
+class AuditRow(Row, frozen=True):
     __table__ = "audit_log"
 
     id: uuid.UUID

@@ -8,7 +8,7 @@ from datetime import datetime
 from topsmile.core.rows import Row
 
 
-class SessionRow(Row):
+class SessionRow(Row, frozen=True):
     __table__ = "auth_session"
 
     id: uuid.UUID
@@ -23,7 +23,7 @@ class SessionRow(Row):
     ip: str | None
 
 
-class RefreshTokenRow(Row):
+class RefreshTokenRow(Row, frozen=True):
     __table__ = "refresh_token"
 
     token_hash: str
@@ -34,7 +34,7 @@ class RefreshTokenRow(Row):
     rotated_at: datetime | None
 
 
-class EmailTokenRow(Row):
+class EmailTokenRow(Row, frozen=True):
     __table__ = "email_token"
 
     token_hash: str

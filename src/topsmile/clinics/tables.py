@@ -8,7 +8,7 @@ from datetime import datetime
 from topsmile.core.rows import Row
 
 
-class ClinicRow(Row):
+class ClinicRow(Row, frozen=True):
     __table__ = "clinic"
 
     id: uuid.UUID

@@ -8,7 +8,7 @@ from datetime import datetime
 from topsmile.core.rows import Row
 
 
-class OutboxRow(Row):
+class OutboxRow(Row, frozen=True):
     __table__ = "event_outbox"
 
     id: uuid.UUID
@@ -25,7 +25,7 @@ class OutboxRow(Row):
     payload: str  # jsonb arrives as JSON text
 
 
-class DeliveryRow(Row):
+class DeliveryRow(Row, frozen=True):
     __table__ = "event_delivery"
 
     event_id: uuid.UUID

@@ -8,7 +8,7 @@ from datetime import datetime
 from topsmile.core.rows import Row
 
 
-class NotificationRow(Row):
+class NotificationRow(Row, frozen=True):
     __table__ = "notification"
 
     id: uuid.UUID

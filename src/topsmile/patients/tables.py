@@ -8,7 +8,7 @@ from datetime import date, datetime
 from topsmile.core.rows import Row
 
 
-class PatientRow(Row):
+class PatientRow(Row, frozen=True):
     __table__ = "patient"
 
     id: uuid.UUID

@@ -8,7 +8,7 @@ from datetime import datetime
 from topsmile.core.rows import Row
 
 
-class ProviderRow(Row):
+class ProviderRow(Row, frozen=True):
     __table__ = "provider"
 
     id: uuid.UUID
@@ -25,7 +25,7 @@ class ProviderRow(Row):
     updated_at: datetime
 
 
-class ProviderServiceRow(Row):
+class ProviderServiceRow(Row, frozen=True):
     __table__ = "provider_service"
 
     clinic_id: uuid.UUID
@@ -33,7 +33,7 @@ class ProviderServiceRow(Row):
     service_id: uuid.UUID
 
 
-class ServiceRow(Row):
+class ServiceRow(Row, frozen=True):
     __table__ = "clinic_service"
 
     id: uuid.UUID
@@ -53,7 +53,7 @@ class ServiceRow(Row):
     updated_at: datetime
 
 
-class WorkingHoursRow(Row):
+class WorkingHoursRow(Row, frozen=True):
     __table__ = "working_hours"
 
     id: uuid.UUID
@@ -64,7 +64,7 @@ class WorkingHoursRow(Row):
     end_minute: int
 
 
-class TimeOffRow(Row):
+class TimeOffRow(Row, frozen=True):
     __table__ = "time_off"
 
     id: uuid.UUID
@@ -76,7 +76,7 @@ class TimeOffRow(Row):
     created_at: datetime
 
 
-class ClosureRow(Row):
+class ClosureRow(Row, frozen=True):
     __table__ = "closure"
 
     id: uuid.UUID

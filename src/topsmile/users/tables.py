@@ -9,7 +9,7 @@ from topsmile.auth.principal import Role
 from topsmile.core.rows import Row
 
 
-class UserRow(Row):
+class UserRow(Row, frozen=True):
     __table__ = "app_user"
 
     id: uuid.UUID
