@@ -28,8 +28,14 @@ TABLES: dict[str, type[Row]] = {}
 
 
 class Row(msgspec.Struct, frozen=True, kw_only=True):
-    """A row read from PostgreSQL. A subclass that sets `__table__ = "app_user"` is that
-    table's whole row (`SELECT *`) and is registered in `TABLES`."""
+    """A row read from PostgreSQL. A subclass that sets `__table__` is that table's whole
+    row (`SELECT *`) and is registered in `TABLES`:
+
+        class UserRow(Row, frozen=True):  # frozen=True again, for mypy's dataclass view
+            __table__ = "app_user"
+            id: uuid.UUID
+            ...
+    """
 
     __table__: ClassVar[str | None] = None
 

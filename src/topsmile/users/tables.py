@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from topsmile.auth.principal import Role
+from topsmile.core.actor import Role
 from topsmile.core.rows import Row
 
 
