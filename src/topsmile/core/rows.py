@@ -63,3 +63,24 @@ async def fetch_only(kind: type[R], sql: str, *args: Any) -> R:
     """The one row `sql` must return (an INSERT … RETURNING, a read by a known key)."""
     [row] = await db.fetch(sql, *args)
     return kind(**row)
+
+
+async def update_one(
+    kind: type[R], row_id: Any, changes: dict[str, Any], *, jsonb: frozenset[str] = frozenset()
+) -> R:
+    """Set `changes` on the row `row_id` of `kind`'s table (and `updated_at`), returning it.
+    Column names must be `kind`'s fields (checked here, before any SQL is built); values are
+    always parameters."""
+    table = kind.__table__
+    unknown = set(changes) - set(kind.__struct_fields__)
+    if table is None or unknown or not changes:
+        raise ValueError(f"cannot update {sorted(unknown) or 'nothing'} on {kind.__name__}")
+    assignments = ", ".join(
+        f"{column} = {{}}" + ("::jsonb" if column in jsonb else "") for column in changes
+    )
+    return await fetch_only(
+        kind,
+        f"UPDATE {table} SET {assignments}, updated_at = now() WHERE id = {{}} RETURNING *",  # noqa: S608
+        *changes.values(),
+        row_id,
+    )
