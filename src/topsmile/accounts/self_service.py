@@ -24,6 +24,7 @@ from topsmile.events.catalogue import NoPayload
 from topsmile.events.outbox import publish
 from topsmile.events.types import AccountToken, Recipient, new_event
 from topsmile.patients.linking import attach_verified_record, registration_record
+from topsmile.patients.tables import PatientRow
 from topsmile.runtime import Runtime
 from topsmile.users import queries as users
 from topsmile.users.events import (
@@ -32,6 +33,7 @@ from topsmile.users.events import (
     USER_REGISTERED,
 )
 from topsmile.users.service import insert_user
+from topsmile.users.tables import UserRow
 
 
 async def send_email_token(
@@ -89,7 +91,7 @@ async def register(
     date_of_birth: date | None,
     ip: str,
     user_agent: str | None,
-) -> tuple[SignedIn, dict[str, Any] | None]:
+) -> tuple[SignedIn, PatientRow | None]:
     """A new patient account and its session; the patient record, or None while the
     account stays unattached (see `registration_record`)."""
     await rt.throttle.enforce(ip_throttle_key("register-ip", ip), rt.settings.rate_register_per_ip)
@@ -162,7 +164,7 @@ async def verify_email(token: str) -> None:
             "UPDATE app_user SET email_verified = true, updated_at = now() WHERE id = {}",
             user["id"],
         )
-        await attach_verified_record(user)
+        await attach_verified_record(UserRow(**user))
 
 
 async def forgot_password(rt: Runtime, *, clinic_slug: str, email: str, ip: str) -> None:

@@ -179,7 +179,7 @@ async def seed(hasher: Hasher, slug: str = SLUG) -> bool:
                 requires_approval=approval,
             ),
         )
-        service_ids.append(row["id"])
+        service_ids.append(row.id)
     provider_ids = []
     for first, last, specialty, offered, hours in PROVIDERS:
         provider = await providers.create_provider(
@@ -198,8 +198,8 @@ async def seed(hasher: Hasher, slug: str = SLUG) -> bool:
             for day, spans in hours.items()
             for start, end in spans
         ]
-        await providers.set_working_hours(admin, provider["id"], intervals)
-        provider_ids.append(provider["id"])
+        await providers.set_working_hours(admin, provider.id, intervals)
+        provider_ids.append(provider.id)
     for week, provider_id in enumerate(provider_ids):  # each takes a week off in January
         monday = date(2027, 1, 4 + 7 * week)
         await providers.add_time_off(

@@ -16,10 +16,10 @@ from topsmile.patients.schemas import (
     OwnProfilePatch,
     PatientCreate,
     PatientPatch,
-    PatientStatus,
     PatientView,
     patient_view,
 )
+from topsmile.patients.tables import PatientStatus
 
 Req = Request[Principal, Any, Any]
 PATIENT = allow("patient")

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from typing import Literal
 
 from topsmile.core.rows import Row
+
+PatientStatus = Literal["active", "inactive"]
 
 
 class PatientRow(Row, frozen=True):
@@ -21,7 +24,7 @@ class PatientRow(Row, frozen=True):
     date_of_birth: date | None
     sms_opt_in: bool
     email_opt_in: bool
-    status: str
+    status: PatientStatus
     notes: str | None
     created_at: datetime
     updated_at: datetime
