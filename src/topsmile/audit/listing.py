@@ -41,7 +41,7 @@ async def list_entries(
     """Dates in the filter are read in the clinic's time zone."""
     async with db.tenant_transaction(actor.clinic_id):
         clinic = await queries.clinic_by_id(actor.clinic_id)
-        start, end = parse_range(where.from_, where.to, clinic["timezone"])
+        start, end = parse_range(where.from_, where.to, clinic.timezone)
         values = (start, end, where.actor_id, where.action, where.entity_type, where.entity_id)
         args = [value for value in values for _ in (0, 1)]
         [count] = await db.fetch(_COUNT, *args)

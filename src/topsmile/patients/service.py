@@ -187,7 +187,7 @@ async def bookable_record(actor: Actor) -> dict[str, Any]:
     user = await users.user_by_id(actor.user_id) if actor.user_id else None
     clinic = await queries.clinic_by_id(actor.clinic_id)
     required = clinic_view(clinic).settings.require_verified_email_to_book
-    verified = user is not None and user["email_verified"]
+    verified = user is not None and user.email_verified
     if not rows or (required and not verified):
         raise EmailNotVerified("Verify your email address before booking.")
     return rows[0]
@@ -228,7 +228,7 @@ async def _check_birth_date(clinic_id: uuid.UUID, born: date | None) -> None:
     if born is None:
         return
     clinic = await queries.clinic_by_id(clinic_id)
-    validation.date_of_birth(born, clinic["timezone"])
+    validation.date_of_birth(born, clinic.timezone)
 
 
 async def _check_unique(
