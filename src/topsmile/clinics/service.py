@@ -131,10 +131,10 @@ async def signup(rt: Runtime, data: ClinicSignup, *, ip: str, user_agent: str | 
     created = await create_clinic(rt.hasher, data, ip=ip, user_agent=user_agent, with_session=True)
     assert created.session is not None
     admin, clinic = created.admin, created.clinic
-    issued = session_tokens(
+    tokens = session_tokens(
         rt, user_id=admin.id, clinic_id=clinic.id, role=admin.role, issued=created.session
     )
-    return SignedUp(clinic, admin, issued)
+    return SignedUp(clinic, admin, tokens)
 
 
 # --- The caller's clinic ----------------------------------------------------------------
