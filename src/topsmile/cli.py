@@ -199,8 +199,8 @@ def cmd_events_dead(args: argparse.Namespace) -> int:
         print("no dead deliveries")
     for row in rows:
         print(
-            f"{row['event_id']}  {row['handler']:<8} {row['name']:<32} "
-            f"attempts={row['attempts']}  {row['updated_at']:%Y-%m-%d %H:%M}  {row['last_error']}"
+            f"{row.event_id}  {row.handler:<8} {row.name:<32} "
+            f"attempts={row.attempts}  {row.updated_at:%Y-%m-%d %H:%M}  {row.last_error}"
         )
     return 0
 

@@ -8,8 +8,9 @@ from datetime import datetime
 from topsmile.core.rows import Row
 
 
-class OutboxRow(Row, frozen=True):
-    __table__ = "event_outbox"
+class OutboxColumns(Row, frozen=True):
+    """An event's columns in the outbox. `OutboxRow` is the table's whole row; the relay's
+    claim (events/relay.py) is these plus the claimed delivery's handler and attempt."""
 
     id: uuid.UUID
     name: str
@@ -23,6 +24,10 @@ class OutboxRow(Row, frozen=True):
     actor_role: str | None
     ip: str | None
     payload: str  # jsonb arrives as JSON text
+
+
+class OutboxRow(OutboxColumns, frozen=True):
+    __table__ = "event_outbox"
 
 
 class DeliveryRow(Row, frozen=True):

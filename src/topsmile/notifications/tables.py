@@ -6,6 +6,7 @@ import uuid
 from datetime import datetime
 
 from topsmile.core.rows import Row
+from topsmile.notifications.log import Channel, Status
 
 
 class NotificationRow(Row, frozen=True):
@@ -17,10 +18,10 @@ class NotificationRow(Row, frozen=True):
     request_id: str
     appointment_id: uuid.UUID | None
     patient_id: uuid.UUID | None
-    channel: str
+    channel: Channel
     template: str
     recipient: str
-    status: str
+    status: Status
     attempts: int
     sent_at: datetime | None
     error: str | None
