@@ -286,8 +286,8 @@ def cmd_clinic_create(args: argparse.Namespace) -> int:
     created = _operator_action(lambda: service.create_clinic(Hasher(), data))
     if created is None:
         return 1
-    print(f"clinic created: id={created.clinic['id']} slug={created.clinic['slug']}")
-    print(f"admin user: id={created.admin['id']} email={created.admin['email']}")
+    print(f"clinic created: id={created.clinic.id} slug={created.clinic.slug}")
+    print(f"admin user: id={created.admin.id} email={created.admin.email}")
     return 0
 
 
@@ -315,7 +315,7 @@ def cmd_user_create(args: argparse.Namespace) -> int:
     user = _operator_action(lambda: service.create_user_in(Hasher(), args.clinic, data))
     if user is None:
         return 1
-    print(f"user created: id={user['id']} email={user['email']} role={user['role']}")
+    print(f"user created: id={user.id} email={user.email} role={user.role}")
     return 0
 
 

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 from topsmile.audit.tables import AuditRow
 from topsmile.clinics import queries
-from topsmile.clinics.tables import ClinicRow
 from topsmile.core import db, rows
 from topsmile.core.actor import Actor
 from topsmile.core.ranges import offset_of, parse_range
@@ -46,7 +45,7 @@ async def list_entries(
 ) -> tuple[list[AuditRow], int]:
     """Dates in the filter are read in the clinic's time zone."""
     async with db.tenant_transaction(actor.clinic_id):
-        clinic = ClinicRow(**await queries.clinic_by_id(actor.clinic_id))
+        clinic = await queries.clinic_by_id(actor.clinic_id)
         start, end = parse_range(where.from_, where.to, clinic.timezone)
         values = (start, end, where.actor_id, where.action, where.entity_type, where.entity_id)
         args = [value for value in values for _ in (0, 1)]

@@ -49,8 +49,8 @@ class ClinicsController(Controller):
             ip=request_ip(request.scope, rt),
             user_agent=request.headers.get("user-agent"),
         )
-        content = SignupResult(clinic=clinic_view(result.clinic), user=user_view(result.user))
-        return session_response(rt, result, content, HTTP_201_CREATED)
+        content = SignupResult(clinic=clinic_view(result.clinic), user=user_view(result.admin))
+        return session_response(rt, result.tokens, content, HTTP_201_CREATED)
 
     @get("/clinic", operation_id="getClinic", summary="The caller's clinic", guards=[signed_in])
     async def show(self, request: Req) -> ClinicView:

@@ -116,8 +116,8 @@ LOGINS = DemoLogins(
 async def seed_if_empty(hasher: Hasher) -> bool:
     """`serve` on an empty database (no clinic at all) seeds the demo clinic."""
     async with db.tenant_transaction(None):
-        rows = await db.fetch("SELECT count(*) AS n FROM clinic")
-    return int(rows[0]["n"]) == 0 and await seed(hasher)
+        empty = not await queries.any_clinic()
+    return empty and await seed(hasher)
 
 
 async def exists() -> bool:
@@ -146,8 +146,8 @@ async def seed(hasher: Hasher, slug: str = SLUG) -> bool:
             ),
         ),
     )
-    clinic_id = created.clinic["id"]
-    admin = Actor(clinic_id, created.admin["id"], "admin")
+    clinic_id = created.clinic.id
+    admin = Actor(clinic_id, created.admin.id, "admin")
     staff: list[tuple[str, Role, str, str]] = [
         (LOGINS.manager, "manager", "Paulo", "Freitas"),
         (LOGINS.receptionist, "receptionist", "Camila", "Rezende"),
@@ -240,7 +240,7 @@ async def _patients(hasher: Hasher, clinic_id: uuid.UUID) -> None:
             phone = f"+55119{index:04d}{(7919 * (index + 3)) % 10000:04d}"
             await link_or_create_patient(
                 clinic_id,
-                user["id"],
+                user.id,
                 email,
                 first,
                 last,

@@ -20,7 +20,6 @@ import msgspec
 from topsmile.audit import service as audit
 from topsmile.clinics import queries
 from topsmile.clinics.schemas import clinic_view
-from topsmile.clinics.tables import ClinicRow
 from topsmile.core import db, rows, validation
 from topsmile.core.actor import Actor
 from topsmile.core.errors import Conflict, EmailNotVerified, NotFound, ValidationError
@@ -33,7 +32,6 @@ from topsmile.patients.events import PATIENT_CREATED, PATIENT_DEACTIVATED, PATIE
 from topsmile.patients.schemas import OwnProfilePatch, PatientCreate, PatientPatch
 from topsmile.patients.tables import PatientRow, PatientStatus
 from topsmile.users import queries as users
-from topsmile.users.tables import UserRow
 
 EMAIL_TAKEN = "Another active patient of this clinic has this email."
 PHONE_TAKEN = "Another active patient of this clinic has this phone number."
@@ -199,7 +197,7 @@ async def bookable_record(actor: Actor) -> PatientRow:
     user = await users.user_by_id(actor.user_id) if actor.user_id else None
     clinic = await queries.clinic_by_id(actor.clinic_id)
     required = clinic_view(clinic).settings.require_verified_email_to_book
-    verified = user is not None and UserRow(**user).email_verified
+    verified = user is not None and user.email_verified
     if record is None or (required and not verified):
         raise EmailNotVerified("Verify your email address before booking.")
     return record
@@ -239,7 +237,7 @@ async def _check_birth_date(clinic_id: uuid.UUID, born: date | None) -> None:
     """A date of birth is a calendar date of the clinic's time zone."""
     if born is None:
         return
-    clinic = ClinicRow(**await queries.clinic_by_id(clinic_id))
+    clinic = await queries.clinic_by_id(clinic_id)
     validation.date_of_birth(born, clinic.timezone)
 
 

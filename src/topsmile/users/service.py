@@ -14,7 +14,7 @@ from asyncpg.exceptions import UniqueViolationError
 
 from topsmile.auth import sessions
 from topsmile.auth.passwords import Hasher, check_password
-from topsmile.core import db, validation
+from topsmile.core import db, rows, validation
 from topsmile.core.actor import Actor, Role
 from topsmile.core.errors import Conflict, NotFound, ValidationError
 from topsmile.events.catalogue import Changed, NoPayload
@@ -23,6 +23,7 @@ from topsmile.events.types import new_event
 from topsmile.runtime import Runtime
 from topsmile.users import events, queries
 from topsmile.users.schemas import StaffUserCreate, StaffUserPatch
+from topsmile.users.tables import UserRow
 
 EMAIL_TAKEN = "A user with this email already exists at this clinic."
 
@@ -36,13 +37,14 @@ async def insert_user(
     last_name: str,
     role: Role,
     email_verified: bool = False,
-) -> dict[str, Any]:
+) -> UserRow:
     """Insert one user in the caller's clinic transaction; the inputs are already checked.
 
     A duplicate email hits app_user_clinic_id_email_key, which the one constraint mapping
     (core/constraints.py) answers with a 409.
     """
-    [user] = await db.fetch(
+    return await rows.fetch_only(
+        UserRow,
         "INSERT INTO app_user (clinic_id, email, password_hash, first_name, last_name,"
         " role, email_verified) VALUES ({}, {}, {}, {}, {}, {}, {}) RETURNING *",
         clinic_id,
@@ -53,15 +55,12 @@ async def insert_user(
         role,
         email_verified,
     )
-    return user
 
 
 # --- Staff users -------------------------------------------------------------------------
 
 
-async def list_users(
-    actor: Actor, *, page: int, page_size: int
-) -> tuple[list[dict[str, Any]], int]:
+async def list_users(actor: Actor, *, page: int, page_size: int) -> tuple[list[UserRow], int]:
     """Staff users (never patients), oldest first; a page of them and the total."""
     async with db.tenant_transaction(actor.clinic_id):
         return await queries.staff_page(page=page, page_size=page_size)
@@ -73,7 +72,7 @@ def _staff_role(role: Role) -> Role:
     return role
 
 
-async def create_user(hasher: Hasher, data: StaffUserCreate, *, actor: Actor) -> dict[str, Any]:
+async def create_user(hasher: Hasher, data: StaffUserCreate, *, actor: Actor) -> UserRow:
     """A staff user in the actor's clinic (the admin's, or the one the operator named)."""
     role = _staff_role(data.role)
     email = validation.email(data.email)
@@ -94,9 +93,7 @@ async def create_user(hasher: Hasher, data: StaffUserCreate, *, actor: Actor) ->
                 role=role,
             )
             created = events.UserCreated(role=role)
-            await publish(
-                new_event(events.USER_CREATED, created, actor=actor, entity_id=user["id"])
-            )
+            await publish(new_event(events.USER_CREATED, created, actor=actor, entity_id=user.id))
     except UniqueViolationError:
         raise Conflict(EMAIL_TAKEN) from None
     return user
@@ -112,7 +109,7 @@ async def _keep_an_admin(clinic_id: uuid.UUID, user_id: uuid.UUID) -> None:
 
 async def update_user(
     rt: Runtime, actor: Actor, user_id: uuid.UUID, patch: StaffUserPatch
-) -> dict[str, Any]:
+) -> UserRow:
     changes: dict[str, Any] = {}
     if patch.role is not msgspec.UNSET:
         changes["role"] = _staff_role(patch.role)
@@ -125,16 +122,16 @@ async def update_user(
     revoked: list[uuid.UUID] = []
     async with db.tenant_transaction(actor.clinic_id):
         user = await queries.user_by_id(user_id, lock=True)
-        if user is None or user["role"] == "patient":
+        if user is None or user.role == "patient":
             raise NotFound("No such staff user.")
-        changes = {key: value for key, value in changes.items() if user[key] != value}
+        changes = {key: value for key, value in changes.items() if getattr(user, key) != value}
         if not changes:
             return user
-        stays_admin = changes.get("role", user["role"]) == "admin"
-        stays_active = changes.get("active", user["active"])
-        if user["role"] == "admin" and user["active"] and not (stays_admin and stays_active):
+        stays_admin = changes.get("role", user.role) == "admin"
+        stays_active = changes.get("active", user.active)
+        if user.role == "admin" and user.active and not (stays_admin and stays_active):
             await _keep_an_admin(actor.clinic_id, user_id)
-        updated = await db.update_row("app_user", user_id, changes)
+        updated = await rows.update_one(UserRow, user_id, changes)
         if changes.get("active") is False:
             revoked = await sessions.revoke(user_id=user_id, reason="deactivated")
         await _publish_user_changes(actor, user, changes)
@@ -144,12 +141,10 @@ async def update_user(
     return updated
 
 
-async def _publish_user_changes(
-    actor: Actor, before: dict[str, Any], changes: dict[str, Any]
-) -> None:
-    user_id = before["id"]
+async def _publish_user_changes(actor: Actor, before: UserRow, changes: dict[str, Any]) -> None:
+    user_id = before.id
     if "role" in changes:
-        moved = events.RoleChanged(before=before["role"], after=changes["role"])
+        moved = events.RoleChanged(before=before.role, after=changes["role"])
         await publish(new_event(events.USER_ROLE_CHANGED, moved, actor=actor, entity_id=user_id))
     if "active" in changes:
         kind = events.USER_ACTIVATED if changes["active"] else events.USER_DEACTIVATED
