@@ -31,8 +31,10 @@ from topsmile.notifications.controllers import NotificationsController
 from topsmile.patients.controllers import PatientsController
 from topsmile.runtime import Runtime
 from topsmile.scheduling.controllers import (
+    AvailabilityController,
     ClosuresController,
     ProvidersController,
+    PublicController,
     ServicesController,
 )
 from topsmile.users.controllers import UsersController
@@ -88,6 +90,8 @@ def build_litestar(settings: Settings, *, run_relay: bool = True) -> Litestar:
             ProvidersController,
             ServicesController,
             ClosuresController,
+            AvailabilityController,
+            PublicController,
             ClinicsController,
             UsersController,
             AuditController,

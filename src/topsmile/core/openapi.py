@@ -47,6 +47,12 @@ def _spec(status: int) -> ResponseSpec:
     )
 
 
+def problem_response(status: int) -> ResponseSpec:
+    """One documented problem response, for a route whose path does not show it (e.g. a 404
+    for an id given in the query string)."""
+    return _spec(status)
+
+
 def _statuses(handler: HTTPRouteHandler, path: str) -> set[int]:
     statuses = {429, 500}
     if handler.guards:

@@ -40,8 +40,9 @@ class ServiceWithCurrency(ServiceRow, frozen=True):
 
 
 def patient_visible(actor: Actor) -> bool:
-    """Patients see only active, online-bookable services; any other id is 404 for them."""
-    return actor.role == "patient"
+    """Patients and the public booking page (an actor with no role) see only active,
+    online-bookable services; any other id is 404 for them."""
+    return not actor.is_staff
 
 
 async def list_services(actor: Actor) -> list[ServiceWithCurrency]:

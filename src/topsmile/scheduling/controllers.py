@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Controller, Request, delete, get, patch, post, put
-from litestar.params import FromPath, JSONBody
+from litestar.params import FromPath, JSONBody, QueryParameter
 
+from topsmile.auth.middleware import request_ip
 from topsmile.auth.principal import ADMIN_MANAGER, Principal, allow, signed_in
+from topsmile.core.openapi import problem_response
 from topsmile.core.schemas import body
-from topsmile.scheduling import catalogue, providers
+from topsmile.runtime import runtime_of
+from topsmile.scheduling import availability_service, catalogue, providers, public
+from topsmile.scheduling.availability_service import AvailabilityQuery
 from topsmile.scheduling.schemas import (
+    AvailabilityView,
     PeriodCreate,
     PeriodView,
     ProviderCreate,
     ProviderPatch,
     ProviderView,
+    PublicClinicView,
     PublicProviderView,
     ServiceCreate,
     ServicePatch,
@@ -222,3 +228,68 @@ class ClosuresController(Controller):
     )
     async def remove(self, request: Req, closure_id: FromPath[uuid.UUID]) -> None:
         await catalogue.remove_closure(request.user.actor, closure_id)
+
+
+ServiceIdParam = Annotated[
+    uuid.UUID, QueryParameter(name="serviceId", description="The service to book.")
+]
+ProviderIdParam = Annotated[
+    uuid.UUID | None,
+    QueryParameter(name="providerId", description="One provider; omitted: every provider."),
+]
+_DAY = "A clinic-local date YYYY-MM-DD (inclusive); at most 31 days from `from` to `to`."
+FromDay = Annotated[str | None, QueryParameter(name="from", description=_DAY + " Default today.")]
+ToDay = Annotated[str | None, QueryParameter(name="to", description=_DAY + " Default from + 6.")]
+
+
+class AvailabilityController(Controller):
+    path = "/api/scheduling/availability"
+    tags = ["scheduling: availability"]
+    guards = [signed_in]
+
+    @get(
+        "/",
+        operation_id="getAvailability",
+        summary="Free slots of a service (patients: online-bookable services, patient rules)",
+        responses={404: problem_response(404)},
+    )
+    async def index(
+        self,
+        request: Req,
+        service_id: ServiceIdParam,
+        provider_id: ProviderIdParam = None,
+        from_: FromDay = None,
+        to: ToDay = None,
+    ) -> AvailabilityView:
+        query = AvailabilityQuery(service_id, provider_id, from_, to)
+        return await availability_service.availability(request.user.actor, query)
+
+
+class PublicController(Controller):
+    """The clinic's booking page before sign-in: no session, throttled per client IP."""
+
+    path = "/api/public/clinics"
+    tags = ["public"]
+
+    @get("/{slug:str}", operation_id="getPublicClinic", summary="A clinic's booking page")
+    async def show(self, request: Req, slug: FromPath[str]) -> PublicClinicView:
+        rt = runtime_of(request)
+        return await public.clinic_page(rt, slug, ip=request_ip(request.scope, rt))
+
+    @get(
+        "/{slug:str}/availability",
+        operation_id="getPublicAvailability",
+        summary="Free slots of a clinic's service, as its patients see them",
+    )
+    async def availability(
+        self,
+        request: Req,
+        slug: FromPath[str],
+        service_id: ServiceIdParam,
+        provider_id: ProviderIdParam = None,
+        from_: FromDay = None,
+        to: ToDay = None,
+    ) -> AvailabilityView:
+        rt = runtime_of(request)
+        query = AvailabilityQuery(service_id, provider_id, from_, to)
+        return await public.clinic_availability(rt, slug, query, ip=request_ip(request.scope, rt))

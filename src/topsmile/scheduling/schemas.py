@@ -138,3 +138,30 @@ class PeriodView(Output, omit_defaults=True):
     end: datetime
     reason: str | None = None
     provider_id: uuid.UUID | None = None
+
+
+class SlotView(Output):
+    provider_id: uuid.UUID
+    start: datetime
+    end: datetime
+
+
+class AvailabilityView(Output):
+    timezone: str
+    service_id: uuid.UUID
+    slots: list[SlotView]
+
+
+class PublicClinic(Output):
+    name: str
+    slug: str
+    timezone: str
+    currency: str
+
+
+class PublicClinicView(Output):
+    """The clinic's booking page before sign-in (SPEC §6 public browsing)."""
+
+    clinic: PublicClinic
+    services: list[ServiceView]
+    providers: list[PublicProviderView]

@@ -1,0 +1,216 @@
+"""`GET /api/scheduling/availability` (SPEC §6): read what the slot rules need in one tenant
+transaction (three queries), then let the pure `availability` module decide.
+
+There is no cache: every answer is computed from committed rows, so nothing can show a taken
+slot or hide a freed one (docs/ARCHITECTURE.md "Slot rules").
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import msgspec
+
+from topsmile.clinics.schemas import ClinicSettings
+from topsmile.core import clock, db, rows
+from topsmile.core.actor import Actor
+from topsmile.core.errors import NotFound, ValidationError
+from topsmile.scheduling import availability as rules
+from topsmile.scheduling.schemas import AvailabilityView, SlotView
+
+MAX_DAYS = 31
+DEFAULT_DAYS = 7
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+# Blocks are read this far around the asked dates: appointments may cross midnight (the slot
+# rules look one day either side) and buffers reach out up to 240 minutes.
+_MARGIN = timedelta(days=2)
+
+
+@dataclass(frozen=True, slots=True)
+class AvailabilityQuery:
+    service_id: uuid.UUID
+    provider_id: uuid.UUID | None = None
+    from_: str | None = None
+    to: str | None = None
+
+
+class _ClinicAndService(rows.Row, frozen=True):
+    timezone: str
+    settings: str
+    service_id: uuid.UUID | None
+    duration_minutes: int | None
+    buffer_before_minutes: int | None
+    buffer_after_minutes: int | None
+    active: bool | None
+    online_bookable: bool | None
+
+
+class _ProviderHours(rows.Row, frozen=True):
+    id: uuid.UUID
+    active: bool
+    offers: bool
+    buffer_before_minutes: int
+    buffer_after_minutes: int
+    weekdays: list[int]
+    starts: list[int]
+    ends: list[int]
+
+
+class Block(rows.Row, frozen=True):
+    """Time that takes a provider's slots away: `closed` (their time off, or a clinic closure
+    when `provider_id` is None) makes a start not bookable; `busy` (another live
+    appointment's occupied block) makes it unavailable."""
+
+    kind: str
+    provider_id: uuid.UUID | None
+    starts_at: datetime
+    ends_at: datetime
+
+
+async def blocking_intervals(
+    provider_ids: list[uuid.UUID], start: datetime, end: datetime
+) -> list[Block]:
+    """Every block of these providers overlapping `[start, end)`, in the caller's
+    transaction. Booking adds live appointments' occupied blocks here, as `busy`."""
+    return await rows.fetch_all(
+        Block,
+        "SELECT 'closed' AS kind, provider_id, starts_at, ends_at FROM time_off"
+        " WHERE provider_id = ANY({}::uuid[]) AND starts_at < {} AND ends_at > {}"
+        " UNION ALL SELECT 'closed', NULL, starts_at, ends_at FROM closure"
+        " WHERE starts_at < {} AND ends_at > {}",
+        provider_ids,
+        end,
+        start,
+        end,
+        start,
+    )
+
+
+def _parse_day(value: str, field: str) -> date:
+    if not _DATE.fullmatch(value.strip()):
+        raise ValidationError.on(field, "Use a date YYYY-MM-DD.")
+    try:
+        day = date.fromisoformat(value.strip())
+    except ValueError:
+        raise ValidationError.on(field, "This is not a calendar date.") from None
+    if not 1900 <= day.year <= 9000:
+        raise ValidationError.on(field, "This date is out of range.")
+    return day
+
+
+def date_range(from_: str | None, to: str | None, zone: ZoneInfo) -> tuple[date, date]:
+    """Clinic-local dates, both ends included: from = today, to = from + 6 by default."""
+    first = _parse_day(from_, "from") if from_ else clock.now().astimezone(zone).date()
+    last = _parse_day(to, "to") if to else first + timedelta(days=DEFAULT_DAYS - 1)
+    if last < first:
+        raise ValidationError.on("to", "`to` must not be before `from`.")
+    if (last - first).days + 1 > MAX_DAYS:
+        raise ValidationError.on("to", f"Ask for at most {MAX_DAYS} days, counting both ends.")
+    return first, last
+
+
+async def _clinic_and_service(service_id: uuid.UUID) -> _ClinicAndService:
+    return await rows.fetch_only(
+        _ClinicAndService,
+        "SELECT c.timezone, c.settings::text AS settings, s.id AS service_id,"
+        " s.duration_minutes, s.buffer_before_minutes, s.buffer_after_minutes, s.active,"
+        " s.online_bookable"
+        " FROM clinic c LEFT JOIN clinic_service s ON s.id = {} WHERE c.id = app_clinic_id()",
+        service_id,
+    )
+
+
+async def _providers(service_id: uuid.UUID, provider_id: uuid.UUID | None) -> list[_ProviderHours]:
+    """The one asked for (whatever its state), or every active provider offering the service,
+    with their weekly hours."""
+    return await rows.fetch_all(
+        _ProviderHours,
+        "SELECT p.id, p.active, p.buffer_before_minutes, p.buffer_after_minutes,"
+        " EXISTS (SELECT 1 FROM provider_service o WHERE o.provider_id = p.id"
+        "   AND o.service_id = {}) AS offers,"
+        " coalesce(array_agg(w.weekday::int ORDER BY w.weekday, w.start_minute)"
+        "   FILTER (WHERE w.id IS NOT NULL), ARRAY[]::int[]) AS weekdays,"
+        " coalesce(array_agg(w.start_minute::int ORDER BY w.weekday, w.start_minute)"
+        "   FILTER (WHERE w.id IS NOT NULL), ARRAY[]::int[]) AS starts,"
+        " coalesce(array_agg(w.end_minute::int ORDER BY w.weekday, w.start_minute)"
+        "   FILTER (WHERE w.id IS NOT NULL), ARRAY[]::int[]) AS ends"
+        " FROM provider p LEFT JOIN working_hours w ON w.provider_id = p.id"
+        " WHERE p.id = {} OR ({}::uuid IS NULL AND p.active AND EXISTS ("
+        "   SELECT 1 FROM provider_service o WHERE o.provider_id = p.id AND o.service_id = {}))"
+        " GROUP BY p.id",
+        service_id,
+        provider_id,
+        provider_id,
+        service_id,
+    )
+
+
+def _schedule(zone: ZoneInfo, provider: _ProviderHours, blocks: list[Block]) -> rules.Schedule:
+    mine = [b for b in blocks if b.provider_id in (None, provider.id)]
+    return rules.Schedule(
+        zone,
+        tuple(
+            rules.WeeklyInterval(*hours)
+            for hours in zip(provider.weekdays, provider.starts, provider.ends, strict=True)
+        ),
+        busy=tuple(rules.Span(b.starts_at, b.ends_at) for b in mine if b.kind == "busy"),
+        closed=tuple(rules.Span(b.starts_at, b.ends_at) for b in mine if b.kind == "closed"),
+    )
+
+
+def _limits(actor: Actor, zone: ZoneInfo, settings: ClinicSettings) -> rules.Limits:
+    now = clock.now()
+    if actor.is_staff:
+        return rules.Limits.staff(now)
+    return rules.Limits.patient(
+        now,
+        zone,
+        min_notice_minutes=settings.min_notice_minutes,
+        horizon_days=settings.booking_horizon_days,
+        slot_interval_minutes=settings.slot_interval_minutes,
+    )
+
+
+async def availability(actor: Actor, query: AvailabilityQuery) -> AvailabilityView:
+    """Free slots of one provider, or of every provider offering the service. Staff get
+    staff rules; everyone else (patients, the public booking page) patient rules."""
+    patient_rules = not actor.is_staff
+    async with db.tenant_transaction(actor.clinic_id):
+        found = await _clinic_and_service(query.service_id)
+        zone = ZoneInfo(found.timezone)
+        first, last = date_range(query.from_, query.to, zone)
+        if found.service_id is None or (
+            patient_rules and not (found.active and found.online_bookable)
+        ):
+            raise NotFound("No such service.")
+        providers = await _providers(query.service_id, query.provider_id)
+        if query.provider_id is not None and (
+            not providers or (patient_rules and not providers[0].active)
+        ):
+            raise NotFound("No such provider.")
+        providers = [p for p in providers if p.active and p.offers and found.active]
+        window = (
+            rules.wall_instant(first, 0, zone) - _MARGIN,
+            rules.wall_instant(last + timedelta(days=1), 0, zone) + _MARGIN,
+        )
+        blocks = await blocking_intervals([p.id for p in providers], *window) if providers else []
+    settings = msgspec.json.decode(found.settings, type=ClinicSettings)
+    limits = _limits(actor, zone, settings)
+    assert found.duration_minutes is not None
+    slots: list[SlotView] = []
+    for provider in providers:
+        buffers = rules.Buffers.of(
+            found.buffer_before_minutes,
+            found.buffer_after_minutes,
+            provider.buffer_before_minutes,
+            provider.buffer_after_minutes,
+        )
+        service = rules.Service(found.duration_minutes, buffers)
+        for slot in rules.slots(_schedule(zone, provider, blocks), service, limits, first, last):
+            slots.append(SlotView(provider_id=provider.id, start=slot.start, end=slot.end))
+    slots.sort(key=lambda s: (s.start, s.provider_id))
+    return AvailabilityView(timezone=found.timezone, service_id=query.service_id, slots=slots)

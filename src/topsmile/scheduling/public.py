@@ -1,0 +1,70 @@
+"""Public browsing (SPEC §6): a clinic's booking page before anyone signs in.
+
+No session: the clinic comes from the slug in the path, the caller is an anonymous actor of
+that clinic (no role, so patient rules and patient visibility apply), and every request is
+counted against the per-IP limit first, unknown slugs included.
+"""
+
+from __future__ import annotations
+
+from topsmile.clinics import queries as clinics
+from topsmile.clinics.tables import ClinicRow
+from topsmile.core import db
+from topsmile.core.actor import Actor
+from topsmile.core.errors import NotFound
+from topsmile.core.throttle import ip_throttle_key
+from topsmile.runtime import Runtime
+from topsmile.scheduling import catalogue, providers
+from topsmile.scheduling.availability_service import AvailabilityQuery, availability
+from topsmile.scheduling.schemas import (
+    AvailabilityView,
+    PublicClinic,
+    PublicClinicView,
+    PublicProviderView,
+)
+from topsmile.scheduling.views import service_view
+
+
+async def _visit(rt: Runtime, slug: str, ip: str) -> Actor:
+    """Count the request, then find the clinic: the anonymous actor of the page."""
+    await rt.throttle.enforce(ip_throttle_key("public-ip", ip), rt.settings.rate_public_per_ip)
+    clinic: ClinicRow | None = await clinics.clinic_by_slug(slug)
+    if clinic is None:
+        raise NotFound("No such clinic.")
+    return Actor(clinic.id, None, None, ip)
+
+
+async def clinic_page(rt: Runtime, slug: str, *, ip: str) -> PublicClinicView:
+    """The clinic, its active online-bookable services and the active providers offering
+    them (each with only those services' ids)."""
+    actor = await _visit(rt, slug, ip)
+    async with db.tenant_transaction(actor.clinic_id):
+        clinic = await clinics.clinic_by_id(actor.clinic_id)
+        services = await catalogue.list_services(actor)
+        staff = await providers.list_providers(actor, active_only=True)
+    bookable = {s.id for s in services}
+    listed = [
+        PublicProviderView(
+            id=row.id,
+            first_name=row.first_name,
+            last_name=row.last_name,
+            specialty=row.specialty,
+            service_ids=offered,
+        )
+        for row in staff
+        if (offered := [sid for sid in row.service_ids if sid in bookable])
+    ]
+    return PublicClinicView(
+        clinic=PublicClinic(
+            name=clinic.name, slug=clinic.slug, timezone=clinic.timezone, currency=clinic.currency
+        ),
+        services=[service_view(s) for s in services],
+        providers=listed,
+    )
+
+
+async def clinic_availability(
+    rt: Runtime, slug: str, query: AvailabilityQuery, *, ip: str
+) -> AvailabilityView:
+    """The same answer a patient of the clinic gets."""
+    return await availability(await _visit(rt, slug, ip), query)
