@@ -114,6 +114,7 @@ async def test_unknown_hidden_and_other_clinics_ids_are_404(
         await slots_of(client, 404, serviceId=sid, providerId=their_pid)
         await slots_of(client, 404, serviceId=sid, providerId=str(other.id))
     await slots_of(patient, 404, serviceId=offline)  # not bookable online: hidden
+    await slots_of(patient, 404, serviceId=offline, providerId=pid)
     assert (await slots_of(staff, serviceId=offline))["slots"]
     problem = await patient.get(URL, params={"serviceId": offline})
     assert problem.json()["type"] == "/problems/not-found"

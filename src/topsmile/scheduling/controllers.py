@@ -6,13 +6,15 @@ import uuid
 from typing import Annotated, Any
 
 from litestar import Controller, Request, delete, get, patch, post, put
+from litestar.connection import ASGIConnection
+from litestar.handlers import BaseRouteHandler
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from topsmile.auth.middleware import request_ip
 from topsmile.auth.principal import ADMIN_MANAGER, Principal, allow, signed_in
 from topsmile.core.openapi import problem_response
 from topsmile.core.schemas import body
-from topsmile.runtime import runtime_of
+from topsmile.runtime import Runtime, runtime_of
 from topsmile.scheduling import availability_service, catalogue, providers, public
 from topsmile.scheduling.availability_service import AvailabilityQuery
 from topsmile.scheduling.schemas import (
@@ -265,16 +267,25 @@ class AvailabilityController(Controller):
         return await availability_service.availability(request.user.actor, query)
 
 
+async def public_throttle(
+    connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
+) -> None:
+    """Guards run before parameters are parsed: every request counts, 400s and 404s too."""
+    rt: Runtime = connection.app.state.runtime
+    await public.count_visit(rt, request_ip(connection.scope, rt))
+
+
 class PublicController(Controller):
     """The clinic's booking page before sign-in: no session, throttled per client IP."""
 
     path = "/api/public/clinics"
     tags = ["public"]
+    guards = [public_throttle]
 
     @get("/{slug:str}", operation_id="getPublicClinic", summary="A clinic's booking page")
     async def show(self, request: Req, slug: FromPath[str]) -> PublicClinicView:
-        rt = runtime_of(request)
-        return await public.clinic_page(rt, slug, ip=request_ip(request.scope, rt))
+        ip = request_ip(request.scope, runtime_of(request))
+        return await public.clinic_page(slug, ip=ip)
 
     @get(
         "/{slug:str}/availability",
@@ -290,6 +301,6 @@ class PublicController(Controller):
         from_: FromDay = None,
         to: ToDay = None,
     ) -> AvailabilityView:
-        rt = runtime_of(request)
         query = AvailabilityQuery(service_id, provider_id, from_, to)
-        return await public.clinic_availability(rt, slug, query, ip=request_ip(request.scope, rt))
+        ip = request_ip(request.scope, runtime_of(request))
+        return await public.clinic_availability(slug, query, ip=ip)

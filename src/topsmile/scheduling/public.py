@@ -1,8 +1,9 @@
 """Public browsing (SPEC §6): a clinic's booking page before anyone signs in.
 
-No session: the clinic comes from the slug in the path, the caller is an anonymous actor of
-that clinic (no role, so patient rules and patient visibility apply), and every request is
-counted against the per-IP limit first, unknown slugs included.
+No session: the clinic comes from the slug in the path and the caller is an anonymous actor
+of that clinic (no role, so patient rules and patient visibility apply). Every request is
+counted against the per-IP limit before anything else (`count_visit`, the controller's guard,
+which runs before query parameters are parsed), so bad requests and unknown slugs count too.
 """
 
 from __future__ import annotations
@@ -25,19 +26,23 @@ from topsmile.scheduling.schemas import (
 from topsmile.scheduling.views import service_view
 
 
-async def _visit(rt: Runtime, slug: str, ip: str) -> Actor:
-    """Count the request, then find the clinic: the anonymous actor of the page."""
+async def count_visit(rt: Runtime, ip: str) -> None:
+    """One request of `ip` against `TOPSMILE_RATE_PUBLIC_PER_IP`; 429 over it."""
     await rt.throttle.enforce(ip_throttle_key("public-ip", ip), rt.settings.rate_public_per_ip)
+
+
+async def _visit(slug: str, ip: str) -> Actor:
+    """The anonymous actor of the clinic's page."""
     clinic: ClinicRow | None = await clinics.clinic_by_slug(slug)
     if clinic is None:
         raise NotFound("No such clinic.")
     return Actor(clinic.id, None, None, ip)
 
 
-async def clinic_page(rt: Runtime, slug: str, *, ip: str) -> PublicClinicView:
+async def clinic_page(slug: str, *, ip: str) -> PublicClinicView:
     """The clinic, its active online-bookable services and the active providers offering
     them (each with only those services' ids)."""
-    actor = await _visit(rt, slug, ip)
+    actor = await _visit(slug, ip)
     async with db.tenant_transaction(actor.clinic_id):
         clinic = await clinics.clinic_by_id(actor.clinic_id)
         services = await catalogue.list_services(actor)
@@ -63,8 +68,6 @@ async def clinic_page(rt: Runtime, slug: str, *, ip: str) -> PublicClinicView:
     )
 
 
-async def clinic_availability(
-    rt: Runtime, slug: str, query: AvailabilityQuery, *, ip: str
-) -> AvailabilityView:
+async def clinic_availability(slug: str, query: AvailabilityQuery, *, ip: str) -> AvailabilityView:
     """The same answer a patient of the clinic gets."""
-    return await availability(await _visit(rt, slug, ip), query)
+    return await availability(await _visit(slug, ip), query)
