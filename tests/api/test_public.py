@@ -10,6 +10,7 @@ import httpx
 import msgspec
 
 from tests.api.auth_fixtures import SeededClinic, csrf, login, seed_clinic
+from tests.api.openapi_routes import operations
 from tests.api.test_availability import local_today, new_provider, new_service
 from tests.conftest import client_for
 from topsmile.app import create_app, lifespan
@@ -125,3 +126,21 @@ async def test_public_browsing_is_throttled_per_ip(
     assert refused.json()["type"] == "/problems/rate-limited"
     assert 0 < int(refused.headers["retry-after"]) <= 60
     assert other.status_code == 200
+
+
+async def test_nothing_else_is_public(app: EdgeMiddleware) -> None:
+    """Every GET route of the OpenAPI document needs a session, but health and public."""
+    async with client_for(app) as anonymous:
+        opened = []
+        for op in await operations(anonymous):
+            if op.method != "GET":
+                continue  # tests/api/test_login_csrf.py sweeps the POST routes
+            response = await anonymous.get(op.path)
+            if response.status_code != 401:
+                opened.append(op.operation_id)
+    assert sorted(opened) == [
+        "getPublicAvailability",  # 400: no serviceId
+        "getPublicClinic",  # 404: no such slug
+        "health",
+        "healthLive",
+    ]
