@@ -84,3 +84,21 @@ async def update_one(
         *changes.values(),
         row_id,
     )
+
+
+class _Count(Row, frozen=True):
+    n: int
+
+
+class _Exists(Row, frozen=True):
+    found: bool
+
+
+async def count(sql: str, *args: Any) -> int:
+    """The `n` that `sql` (`SELECT count(*) AS n …`) answers."""
+    return (await fetch_only(_Count, sql, *args)).n
+
+
+async def exists(sql: str, *args: Any) -> bool:
+    """The `found` that `sql` (`SELECT EXISTS (…) AS found`) answers."""
+    return (await fetch_only(_Exists, sql, *args)).found
