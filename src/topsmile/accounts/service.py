@@ -203,11 +203,10 @@ async def logout_all(rt: Runtime, principal: Principal) -> None:
 
 async def me(principal: Principal) -> tuple[dict[str, Any], dict[str, Any]]:
     async with db.tenant_transaction(principal.clinic_id):
-        user = await users.user_by_id(principal.user_id)
-        clinic = await clinics.clinic_by_id(principal.clinic_id)
-    if user is None:
+        found = await users.user_and_clinic(principal.user_id)
+    if found is None:
         raise Unauthenticated("Sign in again.")
-    return user, clinic
+    return found
 
 
 async def list_sessions(principal: Principal) -> list[dict[str, Any]]:

@@ -25,6 +25,17 @@ async def user_by_id(user_id: uuid.UUID, *, lock: bool = False) -> dict[str, Any
     return rows[0] if rows else None
 
 
+async def user_and_clinic(user_id: uuid.UUID) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """The user and their clinic's row in one round trip (`/api/auth/me` on every page load):
+    each as its table's whole row, the same columns as `user_by_id` and `clinic_by_id`."""
+    rows = await db.fetch(
+        'SELECT u AS "user", c AS clinic FROM app_user u JOIN clinic c ON c.id = u.clinic_id'
+        " WHERE u.id = {}",
+        user_id,
+    )
+    return (rows[0]["user"], rows[0]["clinic"]) if rows else None
+
+
 async def staff_page(*, page: int, page_size: int) -> tuple[list[dict[str, Any]], int]:
     """Staff users (never patients), oldest first; a page of them and the total."""
     [count] = await db.fetch("SELECT count(*) AS n FROM app_user WHERE role <> 'patient'")
