@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import inspect
 import uuid
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
 
+import httpx
 from litestar.routes import HTTPRoute
+from redis.asyncio import Redis
 
 from tests.api.auth_fixtures import SeededClinic
 from topsmile.clinics import queries as clinics
@@ -45,3 +50,54 @@ async def test_me_reads_user_and_clinic_in_one_query_with_the_same_rows(
     assert user is not None
     assert (dict(both[0]), dict(both[1])) == (dict(user), dict(own_clinic))
     assert nobody is None
+
+
+async def _redis_calls(redis: Redis) -> Counter[str]:
+    stats: dict[str, Any] = await redis.info("commandstats")
+    # INFO is this test's own call; PING is the invalidation subscriber's health check,
+    # which runs on its own schedule.
+    skip = {"cmdstat_info", "cmdstat_ping"}
+    return Counter({k: int(v["calls"]) for k, v in stats.items() if k not in skip})
+
+
+async def _on_every_pooled_connection(action: Callable[[Any], None]) -> None:
+    pool = db.DB.pool
+    assert pool is not None
+    held = [await pool.acquire() for _ in range(pool.get_max_size())]
+    try:
+        for connection in held:
+            action(connection)
+    finally:
+        for connection in held:
+            await pool.release(connection)
+
+
+async def test_warm_me_is_one_redis_call_and_one_three_statement_transaction(
+    app: EdgeMiddleware, staff: httpx.AsyncClient
+) -> None:
+    """`GET /api/auth/me` with this process's session cache warm: one Redis round trip
+    (denylist, user marker and throttle in one script) and the handler's one transaction:
+    BEGIN with the tenant setting, the one query, COMMIT."""
+    redis: Redis = app.app.state.redis
+    queries: list[str] = []
+
+    def log(query: Any) -> None:
+        queries.append(query.query)
+
+    await _on_every_pooled_connection(lambda connection: connection.add_query_logger(log))
+    try:
+        # Warms the session cache, and the connection's prepared statements and types.
+        assert (await staff.get("/api/auth/me")).status_code == 200
+        queries.clear()
+        before = await _redis_calls(redis)
+        assert (await staff.get("/api/auth/me")).status_code == 200
+        after = await _redis_calls(redis)
+    finally:
+        await _on_every_pooled_connection(lambda connection: connection.remove_query_logger(log))
+    # One round trip: the EVALSHA; Redis also counts the commands the script runs inside.
+    script = {"cmdstat_exists": 2, "cmdstat_incr": 1, "cmdstat_ttl": 1}
+    assert after - before == Counter({"cmdstat_evalsha": 1, **script})
+    assert len(queries) == 3, queries
+    assert queries[0].startswith("BEGIN; SELECT set_config('app.clinic_id', ")
+    assert "FROM app_user u JOIN clinic c" in queries[1]
+    assert queries[2] == "COMMIT"
