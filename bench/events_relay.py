@@ -21,10 +21,13 @@ from datetime import UTC, datetime, timedelta
 from stores import fresh_stores, server_env
 
 from topsmile.config import load_settings
-from topsmile.core import db
+from topsmile.core import db, rows
+from topsmile.core.actor import Actor
+from topsmile.core.rows import Row
 from topsmile.events import bus
 from topsmile.events.outbox import publish
 from topsmile.events.types import AppointmentNotice, Recipient, new_event
+from topsmile.scheduling.events import APPOINTMENT_REMINDER_DUE
 from topsmile.wiring import build_bus
 
 
@@ -43,18 +46,28 @@ def _event(clinic: uuid.UUID) -> object:
         end=start + timedelta(minutes=30),
     )
     return new_event(
-        "appointment.reminder_due",
-        clinic_id=clinic,
-        entity_type="appointment",
+        APPOINTMENT_REMINDER_DUE,
+        notice,
+        actor=Actor.system(clinic),
         entity_id=notice.appointment_id,
-        payload=notice,
     )
+
+
+class _Pending(Row, frozen=True):
+    n: int
+
+
+class _Delivered(Row, frozen=True):
+    n: int
+    seconds: float
 
 
 async def _pending() -> int:
     async with db.tenant_transaction(None):
-        rows = await db.fetch("SELECT count(*) AS n FROM event_delivery WHERE status = 'pending'")
-    return int(rows[0]["n"])
+        pending = await rows.fetch_only(
+            _Pending, "SELECT count(*) AS n FROM event_delivery WHERE status = 'pending'"
+        )
+    return pending.n
 
 
 async def one_run(env: dict[str, str], events: int, processes: int) -> float:
@@ -84,14 +97,15 @@ async def one_run(env: dict[str, str], events: int, processes: int) -> float:
         await worker.wait()
     # From the first delivery to the last: process start-up is not relaying.
     async with db.tenant_transaction(None):
-        rows = await db.fetch(
+        delivered = await rows.fetch_only(
+            _Delivered,
             "SELECT count(*) AS n, extract(epoch FROM max(d.delivered_at) - min(d.delivered_at))"
-            " AS seconds FROM event_delivery d JOIN event_outbox e ON e.id = d.event_id"
+            "::float8 AS seconds FROM event_delivery d JOIN event_outbox e ON e.id = d.event_id"
             " WHERE e.clinic_id = {} AND d.status = 'delivered'",
             clinic,
         )
-    assert rows[0]["n"] == deliveries, "not every delivery was made"
-    return deliveries / float(rows[0]["seconds"])
+    assert delivered.n == deliveries, "not every delivery was made"
+    return deliveries / delivered.seconds
 
 
 async def main() -> None:

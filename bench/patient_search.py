@@ -23,8 +23,8 @@ import uuid
 import asyncpg
 from stores import fresh_stores
 
-from topsmile.auth.principal import Principal
 from topsmile.core import db
+from topsmile.core.actor import Actor
 from topsmile.patients.service import PatientFilter, search, search_queries
 
 FIRST_NAMES = """Ana Maria Mariana Marcos Marcelo Márcia João Joana José Josefa Pedro Paulo Paula
@@ -115,14 +115,14 @@ async def explain(clinic: uuid.UUID, label: str, where: PatientFilter) -> None:
             raise SystemExit(f"{label}: the patient table is not read through an index")
 
 
-async def timings(principal: Principal, where: PatientFilter, runs: int) -> tuple[list[float], int]:
+async def timings(actor: Actor, where: PatientFilter, runs: int) -> tuple[list[float], int]:
     total = 0
     for _ in range(5):
-        await search(principal, where, page=1, page_size=20)
+        await search(actor, where, page=1, page_size=20)
     samples = []
     for _ in range(runs):
         started = time.perf_counter()
-        _, total = await search(principal, where, page=1, page_size=20)
+        _, total = await search(actor, where, page=1, page_size=20)
         samples.append((time.perf_counter() - started) * 1000)
     return samples, total
 
@@ -144,16 +144,10 @@ async def main() -> None:
         print(f"Seeded {args.patients} + {args.patients // 10} patients in {seeded:.1f} s\n")
         for label, where in SEARCHES:
             await explain(clinic, label, where)
-        principal = Principal(
-            user_id=uuid.uuid4(),
-            clinic_id=clinic,
-            role="receptionist",
-            session_id=uuid.uuid4(),
-            csrf_token="",
-        )
+        actor = Actor(clinic, uuid.uuid4(), "receptionist")
         print("| search | matches | median ms | p95 ms | runs |\n|---|---|---|---|---|")
         for label, where in SEARCHES:
-            samples, total = await timings(principal, where, args.runs)
+            samples, total = await timings(actor, where, args.runs)
             median, p95 = statistics.median(samples), statistics.quantiles(samples, n=20)[18]
             print(f"| {label} | {total} | {median:.2f} | {p95:.2f} | {args.runs} |")
         await db.close_pool()

@@ -199,8 +199,8 @@ def cmd_events_dead(args: argparse.Namespace) -> int:
         print("no dead deliveries")
     for row in rows:
         print(
-            f"{row['event_id']}  {row['handler']:<8} {row['name']:<32} "
-            f"attempts={row['attempts']}  {row['updated_at']:%Y-%m-%d %H:%M}  {row['last_error']}"
+            f"{row.event_id}  {row.handler:<8} {row.name:<32} "
+            f"attempts={row.attempts}  {row.updated_at:%Y-%m-%d %H:%M}  {row.last_error}"
         )
     return 0
 
@@ -286,8 +286,8 @@ def cmd_clinic_create(args: argparse.Namespace) -> int:
     created = _operator_action(lambda: service.create_clinic(Hasher(), data))
     if created is None:
         return 1
-    print(f"clinic created: id={created.clinic['id']} slug={created.clinic['slug']}")
-    print(f"admin user: id={created.admin['id']} email={created.admin['email']}")
+    print(f"clinic created: id={created.clinic.id} slug={created.clinic.slug}")
+    print(f"admin user: id={created.admin.id} email={created.admin.email}")
     return 0
 
 
@@ -315,12 +315,12 @@ def cmd_user_create(args: argparse.Namespace) -> int:
     user = _operator_action(lambda: service.create_user_in(Hasher(), args.clinic, data))
     if user is None:
         return 1
-    print(f"user created: id={user['id']} email={user['email']} role={user['role']}")
+    print(f"user created: id={user.id} email={user.email} role={user.role}")
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from topsmile.auth.principal import STAFF_ROLES
+    from topsmile.core.actor import STAFF_ROLES
 
     parser = argparse.ArgumentParser(prog="topsmile", description="TopSmile clinic scheduling")
     commands = parser.add_subparsers(dest="command", required=True)

@@ -14,8 +14,9 @@ import msgspec
 
 from tests.support.smtp import LocalSmtp
 from topsmile.config import Settings
-from topsmile.core import db
+from topsmile.core import db, rows
 from topsmile.events.relay import _event_from_row
+from topsmile.events.tables import OutboxRow
 from topsmile.notifications.email import SmtpEmailSender
 from topsmile.notifications.handlers import Notifier
 from topsmile.notifications.sms import sms_sender
@@ -27,7 +28,8 @@ async def emailed_link(settings: Settings, clinic_id: uuid.UUID, event: str) -> 
     """Email the clinic's latest `event` (`user.registered` or
     `user.password_reset_requested`) and return the link in the plain-text part."""
     async with db.tenant_transaction(clinic_id):
-        [row] = await db.fetch(
+        row = await rows.fetch_only(
+            OutboxRow,
             "SELECT * FROM event_outbox WHERE name = {} ORDER BY occurred_at DESC LIMIT 1",
             event,
         )

@@ -50,7 +50,7 @@ async def seed_clinic(
                 last_name=role.title(),
                 role=role,
             )
-            clinic.users[role] = row["id"]
+            clinic.users[role] = row.id
     return clinic
 
 

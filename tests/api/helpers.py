@@ -13,8 +13,9 @@ import msgspec
 
 from tests.conftest import client_for
 from topsmile.audit.service import audit_event
-from topsmile.core import db
+from topsmile.core import db, rows
 from topsmile.events.relay import _event_from_row
+from topsmile.events.tables import OutboxRow
 
 PASSWORD = "Correct-Horse-Battery-9"
 
@@ -127,10 +128,12 @@ async def audit_pending_events(clinic_id: uuid.UUID) -> int:
     """Write the clinic's published events to its audit log now (what the relay's audit
     handler does), without draining other tests' deliveries."""
     async with db.tenant_transaction(clinic_id):
-        rows = await db.fetch("SELECT * FROM event_outbox ORDER BY occurred_at, id")
-        for row in rows:
+        events = await rows.fetch_all(
+            OutboxRow, "SELECT * FROM event_outbox ORDER BY occurred_at, id"
+        )
+        for row in events:
             await audit_event(_event_from_row(row), 1)
-    return len(rows)
+    return len(events)
 
 
 def decoded(value: Any) -> Any:

@@ -16,12 +16,13 @@ from tests.api.account_mail import emailed_link, token_of
 from tests.api.auth_fixtures import PASSWORD, SeededClinic, seed_clinic
 from tests.api.patient_fixtures import create
 from tests.conftest import client_for
-from topsmile.auth.principal import Principal
 from topsmile.config import Rate, Settings
 from topsmile.core import db
+from topsmile.core.actor import Actor
 from topsmile.core.errors import EmailNotVerified
 from topsmile.core.middleware import EdgeMiddleware
 from topsmile.patients.service import bookable_record
+from topsmile.patients.tables import PatientRow
 
 NEW_PASSWORD = "Brand-New-Secret-77"
 WRONG = "Wrong-Password-1"
@@ -40,11 +41,11 @@ def registration(clinic: SeededClinic, email: str, **changes: Any) -> dict[str, 
     return {**body, **changes}
 
 
-def as_patient(clinic: SeededClinic, user_id: str) -> Principal:
-    return Principal(uuid.UUID(user_id), clinic.id, "patient", uuid.uuid4(), "")
+def as_patient(clinic: SeededClinic, user_id: str) -> Actor:
+    return Actor(clinic.id, uuid.UUID(user_id), "patient")
 
 
-async def booking_check(clinic: SeededClinic, user_id: str) -> dict[str, Any]:
+async def booking_check(clinic: SeededClinic, user_id: str) -> PatientRow:
     async with db.tenant_transaction(clinic.id):
         return await bookable_record(as_patient(clinic, user_id))
 
@@ -87,7 +88,7 @@ async def test_registering_a_staff_made_email_gets_nothing_until_verified(
         assert own["id"] == victim["id"]
         assert (own["firstName"], own["lastName"]) == ("Vera", "Victim")
         assert own["phone"] == "+5511977776666"
-        assert (await booking_check(clinic, user_id))["id"] == uuid.UUID(victim["id"])
+        assert (await booking_check(clinic, user_id)).id == uuid.UUID(victim["id"])
 
 
 async def test_a_phone_of_another_patient_is_left_off_not_revealed(

@@ -9,12 +9,16 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+import pytest
 from litestar.routes import HTTPRoute
 from redis.asyncio import Redis
 
 from tests.api.auth_fixtures import SeededClinic
+from topsmile.accounts import service
 from topsmile.clinics import queries as clinics
 from topsmile.core import db
+from topsmile.core.actor import Actor
+from topsmile.core.errors import Unauthenticated
 from topsmile.core.middleware import EdgeMiddleware
 from topsmile.users import queries as users
 
@@ -42,14 +46,12 @@ async def test_me_reads_user_and_clinic_in_one_query_with_the_same_rows(
     clinic: SeededClinic,
 ) -> None:
     user_id = clinic.users["receptionist"]
+    user, own_clinic = await service.me(Actor(clinic.id, user_id, "receptionist"))
     async with db.tenant_transaction(clinic.id):
-        both = await users.user_and_clinic(user_id)
-        user, own_clinic = await users.user_by_id(user_id), await clinics.clinic_by_id(clinic.id)
-        nobody = await users.user_and_clinic(uuid.uuid4())
-    assert both is not None
-    assert user is not None
-    assert (dict(both[0]), dict(both[1])) == (dict(user), dict(own_clinic))
-    assert nobody is None
+        assert user == await users.user_by_id(user_id)
+        assert own_clinic == await clinics.clinic_by_id(clinic.id)
+    with pytest.raises(Unauthenticated):
+        await service.me(Actor(clinic.id, uuid.uuid4(), "receptionist"))
 
 
 async def _redis_calls(redis: Redis) -> Counter[str]:

@@ -6,6 +6,7 @@ import asyncio
 import uuid
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 
@@ -20,6 +21,7 @@ from tests.api.helpers import (
     signup,
 )
 from tests.conftest import client_for
+from topsmile.config import Settings
 from topsmile.core import db
 from topsmile.core.middleware import EdgeMiddleware
 
@@ -51,6 +53,18 @@ def _new_user(role: str = "receptionist", **overrides: Any) -> dict[str, Any]:
 
 async def _patch(client: httpx.AsyncClient, user_id: object, body: object) -> httpx.Response:
     return await client.patch(f"/api/users/{user_id}", json=body, headers=csrf(client))
+
+
+async def _until_waiting_on_advisory_locks(conn: asyncpg.Connection, count: int) -> None:
+    for _ in range(500):
+        waiting = await conn.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+            " AND wait_event_type = 'Lock' AND wait_event = 'advisory'"
+        )
+        if waiting >= count:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"{count} transactions never waited on an advisory lock")
 
 
 # --- Listing ---------------------------------------------------------------------------------
@@ -288,15 +302,28 @@ async def test_last_active_admin_cannot_demote_or_deactivate_themself(
 
 
 async def test_two_admins_cannot_demote_each_other_at_once(
-    client: httpx.AsyncClient, app: EdgeMiddleware, clinic: Clinic
+    client: httpx.AsyncClient, app: EdgeMiddleware, clinic: Clinic, settings: Settings
 ) -> None:
+    """Both requests pass the admin guard before either commits: the test holds the clinic's
+    admins lock (users.service._keep_an_admin) until both wait on it. Without that, the
+    first could commit before the second is even checked, which makes it a plain 403."""
     second = await add_user(client, clinic, "admin", email=f"second@{clinic.slug}.example.com")
-    async with client_for(app) as other:
-        await login(other, clinic, second["email"])
-        results = await asyncio.gather(
-            _patch(client, second["id"], {"role": "manager"}),
-            _patch(other, clinic.admin_id, {"active": False}),
-        )
+    holder = await asyncpg.connect(settings.database_url)
+    try:
+        async with client_for(app) as other:
+            await login(other, clinic, second["email"])
+            async with holder.transaction():
+                await holder.execute(
+                    "SELECT pg_advisory_xact_lock(hashtext($1))", f"clinic-admins:{clinic.id}"
+                )
+                patches = asyncio.gather(
+                    _patch(client, second["id"], {"role": "manager"}),
+                    _patch(other, clinic.admin_id, {"active": False}),
+                )
+                await _until_waiting_on_advisory_locks(holder, 2)
+            results = await patches
+    finally:
+        await holder.close()
     assert sorted(r.status_code for r in results) == [200, 409], [r.text for r in results]
     async with db.tenant_transaction(clinic.id):
         admins = await db.fetch("SELECT id FROM app_user WHERE role = 'admin' AND active")

@@ -9,10 +9,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from topsmile.core import clock
+from topsmile.core.actor import Actor
 from topsmile.events import bus
 from topsmile.events.bus import Bus
 from topsmile.events.relay import RelayConfig
 from topsmile.events.types import AppointmentNotice, Event, Recipient, new_event
+from topsmile.scheduling.events import APPOINTMENT_REMINDER_DUE
 
 FAST = RelayConfig(
     concurrency=4,
@@ -65,10 +67,9 @@ def reminder(
         end=start + timedelta(minutes=45),
     )
     return new_event(
-        "appointment.reminder_due",
-        clinic_id=clinic_id,
-        entity_type="appointment",
+        APPOINTMENT_REMINDER_DUE,
+        notice,
+        actor=Actor.system(clinic_id),
         entity_id=notice.appointment_id,
-        payload=notice,
         due_at=due_at,
     )

@@ -28,7 +28,7 @@ def connection(
     headers = [(b"x-csrf-token", csrf.encode())] if csrf is not None else []
     user = None
     if role is not None:
-        user = Principal(uuid.uuid4(), uuid.uuid4(), role, uuid.uuid4(), csrf_token="good")
+        user = Principal.of(uuid.uuid4(), uuid.uuid4(), role, uuid.uuid4(), csrf_token="good")
     scope: Any = {
         "type": "http",
         "method": method,

@@ -22,12 +22,12 @@ from topsmile.accounts.schemas import (
     SessionView,
     VerifyEmail,
 )
+from topsmile.accounts.service import SignedIn
 from topsmile.auth import cookies
 from topsmile.auth.cookies import session_response
 from topsmile.auth.middleware import request_ip
 from topsmile.auth.origin import not_cross_site
 from topsmile.auth.principal import Principal, signed_in
-from topsmile.auth.signin import SignedIn
 from topsmile.clinics.schemas import clinic_view
 from topsmile.core.errors import NotFound
 from topsmile.core.schemas import body
@@ -69,7 +69,7 @@ class AuthController(Controller):
         )
         own = patient_view(patient, staff=False) if patient is not None else None
         content = Registered(user=user_view(result.user), patient=own)
-        return session_response(rt, result, content, 201)
+        return session_response(rt, result.tokens, content, 201)
 
     @post(
         "/login",
@@ -89,7 +89,7 @@ class AuthController(Controller):
             ip=request_ip(request.scope, rt),
             user_agent=request.headers.get("user-agent"),
         )
-        return session_response(rt, result, me_body(result))
+        return session_response(rt, result.tokens, me_body(result))
 
     @post(
         "/refresh",
@@ -107,7 +107,7 @@ class AuthController(Controller):
             ip=request_ip(request.scope, rt),
             user_agent=request.headers.get("user-agent"),
         )
-        return session_response(rt, result, me_body(result))
+        return session_response(rt, result.tokens, me_body(result))
 
     @post(
         "/logout",
@@ -144,7 +144,7 @@ class AuthController(Controller):
 
     @get("/me", operation_id="authMe", summary="The signed-in user and clinic", guards=[signed_in])
     async def me(self, request: Req) -> Me:
-        user, clinic = await service.me(request.user)
+        user, clinic = await service.me(request.user.actor)
         return Me(user=user_view(user), clinic=clinic_view(clinic))
 
     @get("/sessions", operation_id="authSessions", summary="My live sessions", guards=[signed_in])
@@ -153,12 +153,12 @@ class AuthController(Controller):
         rows = await service.list_sessions(principal)
         return [
             SessionView(
-                id=r["id"],
-                created_at=r["created_at"],
-                last_used_at=r["last_used_at"],
-                user_agent=r["user_agent"],
-                ip=r["ip"],
-                current=r["id"] == principal.session_id,
+                id=r.id,
+                created_at=r.created_at,
+                last_used_at=r.last_used_at,
+                user_agent=r.user_agent,
+                ip=r.ip,
+                current=r.id == principal.session_id,
             )
             for r in rows
         ]

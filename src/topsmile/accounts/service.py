@@ -3,22 +3,58 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from dataclasses import dataclass
+from datetime import datetime
 
 from topsmile.auth import sessions, tokens
+from topsmile.auth.events import LOGIN_FAILED, LOGIN_SUCCEEDED, REFRESH_REUSE_DETECTED, LoginFailed
 from topsmile.auth.principal import Principal
-from topsmile.auth.signin import SignedIn, session_tokens
+from topsmile.auth.signin import SessionTokens, session_tokens
+from topsmile.auth.tables import RefreshTokenRow, SessionRow
 from topsmile.clinics import queries as clinics
+from topsmile.clinics.tables import ClinicRow
 from topsmile.config import Rate
-from topsmile.core import clock, db
+from topsmile.core import clock, db, rows
+from topsmile.core.actor import Actor
 from topsmile.core.errors import RateLimited, Unauthenticated, ValidationError
 from topsmile.core.throttle import ip_throttle_key, throttle_key
+from topsmile.events.catalogue import NoPayload
 from topsmile.events.outbox import publish
 from topsmile.events.types import new_event
 from topsmile.runtime import Runtime
 from topsmile.users import queries as users
+from topsmile.users.tables import UserRow
 
 BAD_CREDENTIALS = "The clinic, email or password is not right."
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    """A new or rotated session: whose, in which clinic, and its tokens."""
+
+    user: UserRow
+    clinic: ClinicRow
+    tokens: SessionTokens
+
+
+def signed_in(
+    rt: Runtime, user: UserRow, clinic: ClinicRow, issued: sessions.IssuedSession
+) -> SignedIn:
+    issued_tokens = session_tokens(
+        rt, user_id=user.id, clinic_id=clinic.id, role=user.role, issued=issued
+    )
+    return SignedIn(user, clinic, issued_tokens)
+
+
+class RefreshClaim(rows.Row, frozen=True):
+    """A refresh token joined with its session, as `refresh` locks them."""
+
+    session_id: uuid.UUID
+    expires_at: datetime
+    rotated_at: datetime | None
+    revoked_at: datetime | None
+    session_expires: datetime
+    user_id: uuid.UUID
 
 
 def failure_rate(rt: Runtime) -> Rate:
@@ -53,52 +89,37 @@ async def login(
         clinic = await clinics.clinic_by_slug(clinic_slug)
     user = None
     if clinic is not None:
-        async with db.tenant_transaction(clinic["id"]):
+        async with db.tenant_transaction(clinic.id):
             user = await users.user_by_email(email)
-    if user is None or not user["active"]:
+    if user is None or not user.active:
         await rt.hasher.burn(password)
         ok = False
     else:
-        ok = await rt.hasher.verify(user["password_hash"], password)
+        ok = await rt.hasher.verify(user.password_hash, password)
 
     if not ok:
         if clinic is not None:
-            async with db.tenant_transaction(clinic["id"]):
-                await publish(
-                    new_event(
-                        "auth.login_failed",
-                        clinic_id=clinic["id"],
-                        entity_type="user",
-                        entity_id=user["id"] if user else None,
-                        ip=ip,
-                        payload={"reason": "bad_credentials"},
-                    )
-                )
+            async with db.tenant_transaction(clinic.id):
+                failed = LoginFailed(reason="bad_credentials")
+                anonymous = Actor.system(clinic.id, ip)
+                entity_id = user.id if user else None
+                await publish(new_event(LOGIN_FAILED, failed, actor=anonymous, entity_id=entity_id))
         raise Unauthenticated(BAD_CREDENTIALS)
 
     assert user is not None and clinic is not None
     await rt.throttle.release(failures)
     new_hash = (
-        await rt.hasher.hash(password) if rt.hasher.needs_rehash(user["password_hash"]) else None
+        await rt.hasher.hash(password) if rt.hasher.needs_rehash(user.password_hash) else None
     )
-    async with db.tenant_transaction(clinic["id"]):
+    async with db.tenant_transaction(clinic.id):
         if new_hash:
             await db.fetch(
-                "UPDATE app_user SET password_hash = {} WHERE id = {}", new_hash, user["id"]
+                "UPDATE app_user SET password_hash = {} WHERE id = {}", new_hash, user.id
             )
-        issued = await sessions.open_session(clinic["id"], user["id"], user_agent=user_agent, ip=ip)
-        await publish(
-            new_event(
-                "auth.login_succeeded",
-                clinic_id=clinic["id"],
-                entity_type="user",
-                entity_id=user["id"],
-                actor_id=user["id"],
-                actor_role=user["role"],
-                ip=ip,
-            )
-        )
-    return session_tokens(rt, user, clinic, issued)
+        issued = await sessions.open_session(clinic.id, user.id, user_agent=user_agent, ip=ip)
+        actor = Actor(clinic.id, user.id, user.role, ip)
+        await publish(new_event(LOGIN_SUCCEEDED, NoPayload(), actor=actor, entity_id=user.id))
+    return signed_in(rt, user, clinic, issued)
 
 
 async def refresh(rt: Runtime, refresh_token: str, *, ip: str, user_agent: str | None) -> SignedIn:
@@ -113,7 +134,8 @@ async def refresh(rt: Runtime, refresh_token: str, *, ip: str, user_agent: str |
     reuse_session: uuid.UUID | None = None
     result: SignedIn | None = None
     async with db.tenant_transaction(clinic_id):
-        rows = await db.fetch(
+        row = await rows.fetch_one(
+            RefreshClaim,
             """
             SELECT t.session_id, t.expires_at, t.rotated_at, s.revoked_at,
                    s.expires_at AS session_expires, s.user_id
@@ -122,34 +144,33 @@ async def refresh(rt: Runtime, refresh_token: str, *, ip: str, user_agent: str |
             """,
             token_hash,
         )
-        if not rows:
+        if row is None:
             raise Unauthenticated("Sign in again.")
-        row = rows[0]
         now = clock.now()
-        if row["rotated_at"] is not None or replayed:
-            if row["revoked_at"] is None:
-                await sessions.revoke(session_ids=[row["session_id"]], reason="refresh_reuse")
+        if row.rotated_at is not None or replayed:
+            if row.revoked_at is None:
+                await sessions.revoke(session_ids=[row.session_id], reason="refresh_reuse")
+                # The session's user, its role unknown here: the token may be a thief's.
+                owner = Actor(clinic_id, row.user_id, None, ip)
                 await publish(
                     new_event(
-                        "auth.refresh_reuse_detected",
-                        clinic_id=clinic_id,
-                        entity_type="session",
-                        entity_id=row["session_id"],
-                        actor_id=row["user_id"],
-                        ip=ip,
+                        REFRESH_REUSE_DETECTED,
+                        NoPayload(),
+                        actor=owner,
+                        entity_id=row.session_id,
                     )
                 )
-            reuse_session = row["session_id"]
-        elif row["revoked_at"] is None and row["expires_at"] > now and row["session_expires"] > now:
-            user = await users.user_by_id(row["user_id"])
-            if user is not None and user["active"]:
+            reuse_session = row.session_id
+        elif row.revoked_at is None and row.expires_at > now and row.session_expires > now:
+            user = await users.user_by_id(row.user_id)
+            if user is not None and user.active:
                 await db.fetch(
                     "UPDATE refresh_token SET rotated_at = {} WHERE token_hash = {}",
                     now,
                     token_hash,
                 )
                 new_refresh = await sessions.issue_refresh_token(
-                    clinic_id, row["session_id"], row["session_expires"]
+                    clinic_id, row.session_id, row.session_expires
                 )
                 await db.fetch(
                     "UPDATE auth_session SET last_used_at = {}, ip = {}, user_agent = {}"
@@ -157,13 +178,11 @@ async def refresh(rt: Runtime, refresh_token: str, *, ip: str, user_agent: str |
                     now,
                     ip,
                     (user_agent or "")[:300] or None,
-                    row["session_id"],
+                    row.session_id,
                 )
                 clinic = await clinics.clinic_by_id(clinic_id)
-                issued = sessions.IssuedSession(
-                    row["session_id"], new_refresh, row["session_expires"]
-                )
-                result = session_tokens(rt, user, clinic, issued)
+                issued = sessions.IssuedSession(row.session_id, new_refresh, row.session_expires)
+                result = signed_in(rt, user, clinic, issued)
     if reuse_session is not None:
         await rt.denylist.revoke_sessions([reuse_session])
         raise Unauthenticated("This sign-in was used elsewhere; sign in again.")
@@ -183,11 +202,12 @@ async def logout(rt: Runtime, *, principal: Principal | None, refresh_token: str
         except tokens.InvalidToken:
             return
         async with db.tenant_transaction(clinic_id):
-            rows = await db.fetch(
-                "SELECT session_id FROM refresh_token WHERE token_hash = {}",
+            token = await rows.fetch_one(
+                RefreshTokenRow,
+                "SELECT * FROM refresh_token WHERE token_hash = {}",
                 tokens.hash_token(refresh_token),
             )
-        session_id = rows[0]["session_id"] if rows else None
+        session_id = token.session_id if token else None
     if session_id is None or clinic_id is None:
         return
     async with db.tenant_transaction(clinic_id):
@@ -201,19 +221,28 @@ async def logout_all(rt: Runtime, principal: Principal) -> None:
     await rt.denylist.revoke_sessions(revoked)
 
 
-async def me(principal: Principal) -> tuple[dict[str, Any], dict[str, Any]]:
-    async with db.tenant_transaction(principal.clinic_id):
-        found = await users.user_and_clinic(principal.user_id)
-    if found is None:
+async def me(actor: Actor) -> tuple[UserRow, ClinicRow]:
+    if actor.user_id is None:
+        raise Unauthenticated("Sign in to continue.")
+    async with db.tenant_transaction(actor.clinic_id):
+        # One round trip for both rows (every page load asks): each table's whole row as a
+        # composite value, read into the same row types as `user_by_id` and `clinic_by_id`.
+        found = await db.fetch(
+            'SELECT u AS "user", c AS clinic FROM app_user u JOIN clinic c ON c.id = u.clinic_id'
+            " WHERE u.id = {}",
+            actor.user_id,
+        )
+    if not found:
         raise Unauthenticated("Sign in again.")
-    return found
+    return UserRow(**found[0]["user"]), ClinicRow(**found[0]["clinic"])
 
 
-async def list_sessions(principal: Principal) -> list[dict[str, Any]]:
+async def list_sessions(principal: Principal) -> list[SessionRow]:
     async with db.tenant_transaction(principal.clinic_id):
-        return await db.fetch(
+        return await rows.fetch_all(
+            SessionRow,
             """
-            SELECT id, created_at, last_used_at, user_agent, ip FROM auth_session
+            SELECT * FROM auth_session
             WHERE user_id = {} AND revoked_at IS NULL AND expires_at > {}
             ORDER BY last_used_at DESC
             """,
@@ -225,12 +254,13 @@ async def list_sessions(principal: Principal) -> list[dict[str, Any]]:
 async def revoke_session(rt: Runtime, principal: Principal, session_id: uuid.UUID) -> bool:
     """Revoke one of the caller's own sessions; False when there is no such live session."""
     async with db.tenant_transaction(principal.clinic_id):
-        rows = await db.fetch(
-            "SELECT id FROM auth_session WHERE id = {} AND user_id = {} AND revoked_at IS NULL",
+        live = await rows.fetch_one(
+            SessionRow,
+            "SELECT * FROM auth_session WHERE id = {} AND user_id = {} AND revoked_at IS NULL",
             session_id,
             principal.user_id,
         )
-        if not rows:
+        if live is None:
             return False
         revoked = await sessions.revoke(session_ids=[session_id], reason="revoked_by_user")
     await rt.denylist.revoke_sessions(revoked)

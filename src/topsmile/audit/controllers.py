@@ -11,6 +11,7 @@ from litestar import Controller, Request, get
 from litestar.params import FromQuery, QueryParameter
 
 from topsmile.audit.listing import AuditFilter, list_entries
+from topsmile.audit.tables import AuditRow
 from topsmile.auth.principal import ADMIN, Principal
 from topsmile.core import ranges
 from topsmile.core.ranges import From, To
@@ -34,19 +35,18 @@ class AuditEntry(Output, omit_defaults=True):
     ip: str | None = None
 
 
-def audit_entry(row: dict[str, Any]) -> AuditEntry:
-    details = row["details"]
+def audit_entry(row: AuditRow) -> AuditEntry:
     return AuditEntry(
-        id=row["id"],
-        at=row["at"],
-        action=row["action"],
-        entity_type=row["entity_type"],
-        request_id=row["request_id"],
-        details=msgspec.json.decode(details) if isinstance(details, str | bytes) else details,
-        actor_id=row["actor_id"],
-        actor_role=row["actor_role"],
-        entity_id=row["entity_id"],
-        ip=row["ip"],
+        id=row.id,
+        at=row.at,
+        action=row.action,
+        entity_type=row.entity_type,
+        request_id=row.request_id,
+        details=msgspec.json.decode(row.details),
+        actor_id=row.actor_id,
+        actor_role=row.actor_role,
+        entity_id=row.entity_id,
+        ip=row.ip,
     )
 
 
@@ -75,7 +75,7 @@ class AuditController(Controller):
         pageSize: ranges.PageSize = 20,
     ) -> Page[AuditEntry]:
         where = AuditFilter(from_, to, actorId, action, entityType, entityId)
-        rows, total = await list_entries(request.user, where, page=page, page_size=pageSize)
+        rows, total = await list_entries(request.user.actor, where, page=page, page_size=pageSize)
         return Page(
             items=[audit_entry(r) for r in rows], total=total, page=page, page_size=pageSize
         )

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Any
 
-from topsmile.auth.principal import Principal
+from topsmile.audit.tables import AuditRow
 from topsmile.clinics import queries
-from topsmile.core import db
+from topsmile.core import db, rows
+from topsmile.core.actor import Actor
 from topsmile.core.ranges import offset_of, parse_range
+from topsmile.core.rows import Row
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,10 @@ class AuditFilter:
     action: str | None = None
     entity_type: str | None = None
     entity_id: str | None = None
+
+
+class _Total(Row, frozen=True):
+    n: int
 
 
 _WHERE = """
@@ -36,14 +41,14 @@ _PAGE = "SELECT * FROM audit_log" + _WHERE + " ORDER BY at DESC, id DESC LIMIT {
 
 
 async def list_entries(
-    principal: Principal, where: AuditFilter, *, page: int, page_size: int
-) -> tuple[list[dict[str, Any]], int]:
+    actor: Actor, where: AuditFilter, *, page: int, page_size: int
+) -> tuple[list[AuditRow], int]:
     """Dates in the filter are read in the clinic's time zone."""
-    async with db.tenant_transaction(principal.clinic_id):
-        clinic = await queries.clinic_by_id(principal.clinic_id)
-        start, end = parse_range(where.from_, where.to, clinic["timezone"])
+    async with db.tenant_transaction(actor.clinic_id):
+        clinic = await queries.clinic_by_id(actor.clinic_id)
+        start, end = parse_range(where.from_, where.to, clinic.timezone)
         values = (start, end, where.actor_id, where.action, where.entity_type, where.entity_id)
         args = [value for value in values for _ in (0, 1)]
-        [count] = await db.fetch(_COUNT, *args)
-        rows = await db.fetch(_PAGE, *args, page_size, offset_of(page, page_size))
-    return rows, int(count["n"])
+        total = await rows.fetch_only(_Total, _COUNT, *args)
+        found = await rows.fetch_all(AuditRow, _PAGE, *args, page_size, offset_of(page, page_size))
+    return found, total.n

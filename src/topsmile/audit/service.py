@@ -10,6 +10,7 @@ import msgspec
 
 from topsmile.core import db
 from topsmile.core.context import current_request_id
+from topsmile.events.bus import ALL_EVENTS, Bus
 from topsmile.events.types import Event
 
 # Payload keys that never go into the audit trail: links carry tokens, recipients carry
@@ -70,3 +71,8 @@ async def audit_event(event: Event, attempt: int) -> None:
         request_id=event.request_id,
         at=event.occurred_at,
     )
+
+
+def subscribe(bus: Bus) -> None:
+    """Audit hears every event."""
+    bus.subscribe("audit", [ALL_EVENTS], audit_event)

@@ -8,7 +8,7 @@ from typing import Any, Literal
 from litestar import Response
 from litestar.datastructures import Cookie
 
-from topsmile.auth.signin import SignedIn
+from topsmile.auth.signin import SessionTokens
 from topsmile.auth.tokens import ACCESS_TTL, REFRESH_TTL
 from topsmile.config import Settings
 from topsmile.runtime import Runtime
@@ -74,11 +74,11 @@ def with_cookies(response: Response[Any], cookies: list[Cookie]) -> Response[Any
 
 
 def session_response(
-    rt: Runtime, result: SignedIn, content: Any, status: int = 200
+    rt: Runtime, issued: SessionTokens, content: Any, status: int = 200
 ) -> Response[Any]:
     """`content` with the new session's three cookies set."""
     response = Response(content, status_code=status)
     return with_cookies(
         response,
-        session_cookies(rt.settings, result.access_token, result.refresh_token, result.csrf_token),
+        session_cookies(rt.settings, issued.access_token, issued.refresh_token, issued.csrf_token),
     )

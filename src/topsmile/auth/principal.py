@@ -9,16 +9,17 @@ from __future__ import annotations
 import hmac
 import uuid
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 
+# Re-exported: the roles belong to the actor, the guards below name them.
+from topsmile.core.actor import ROLES as ROLES
+from topsmile.core.actor import STAFF_ROLES as STAFF_ROLES
+from topsmile.core.actor import Actor
+from topsmile.core.actor import Role as Role
 from topsmile.core.errors import AppError, Forbidden, Unauthenticated
-
-Role = Literal["admin", "manager", "receptionist", "provider", "patient"]
-ROLES: tuple[Role, ...] = ("admin", "manager", "receptionist", "provider", "patient")
-STAFF_ROLES: tuple[Role, ...] = ("admin", "manager", "receptionist", "provider")
 
 _UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -27,18 +28,55 @@ class CsrfFailed(AppError):
     status, code, title = 403, "csrf-failed", "CSRF token missing or invalid"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Principal:
-    user_id: uuid.UUID
-    clinic_id: uuid.UUID
-    role: Role
+    """A signed-in web session: the acting user plus what only a session has. Services take
+    `principal.actor`; only the session functions of auth take the principal itself."""
+
+    actor: Actor
     session_id: uuid.UUID
     csrf_token: str
-    ip: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.actor.user_id is None or self.actor.role is None:
+            raise ValueError("a session always belongs to a user with a role")
+
+    @classmethod
+    def of(
+        cls,
+        user_id: uuid.UUID,
+        clinic_id: uuid.UUID,
+        role: Role,
+        session_id: uuid.UUID,
+        csrf_token: str,
+        ip: str | None = None,
+    ) -> Principal:
+        return cls(Actor(clinic_id, user_id, role, ip), session_id, csrf_token)
+
+    # Read-only views of the actor, so guards and session code read `principal.role` etc.
+    @property
+    def user_id(self) -> uuid.UUID:
+        user_id = self.actor.user_id
+        assert user_id is not None  # checked in __post_init__
+        return user_id
+
+    @property
+    def role(self) -> Role:
+        role = self.actor.role
+        assert role is not None  # checked in __post_init__
+        return role
+
+    @property
+    def clinic_id(self) -> uuid.UUID:
+        return self.actor.clinic_id
+
+    @property
+    def ip(self) -> str | None:
+        return self.actor.ip
 
     @property
     def is_staff(self) -> bool:
-        return self.role in STAFF_ROLES
+        return self.actor.is_staff
 
 
 def principal_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal:

@@ -208,7 +208,7 @@ async def load_principal(
         role = row["role"]
         if trust_cache:
             cache.put(claims.session_id, claims.user_id, role, row["expires_at"], epoch)
-    return Principal(
+    return Principal.of(
         user_id=claims.user_id,
         clinic_id=claims.clinic_id,
         role=role,

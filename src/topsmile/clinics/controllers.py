@@ -49,12 +49,12 @@ class ClinicsController(Controller):
             ip=request_ip(request.scope, rt),
             user_agent=request.headers.get("user-agent"),
         )
-        content = SignupResult(clinic=clinic_view(result.clinic), user=user_view(result.user))
-        return session_response(rt, result, content, HTTP_201_CREATED)
+        content = SignupResult(clinic=clinic_view(result.clinic), user=user_view(result.admin))
+        return session_response(rt, result.tokens, content, HTTP_201_CREATED)
 
     @get("/clinic", operation_id="getClinic", summary="The caller's clinic", guards=[signed_in])
     async def show(self, request: Req) -> ClinicView:
-        return clinic_view(await service.get_clinic(request.user))
+        return clinic_view(await service.get_clinic(request.user.actor))
 
     @patch(
         "/clinic",
@@ -64,4 +64,4 @@ class ClinicsController(Controller):
         **body(ClinicPatch),
     )
     async def update(self, request: Req, data: JSONBody[ClinicPatch]) -> ClinicView:
-        return clinic_view(await service.update_clinic(request.user, data))
+        return clinic_view(await service.update_clinic(request.user.actor, data))

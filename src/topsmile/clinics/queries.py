@@ -3,16 +3,27 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
-from topsmile.core import db
-
-
-async def clinic_by_slug(slug: str) -> dict[str, Any] | None:
-    rows = await db.fetch("SELECT * FROM clinic WHERE slug = {}", slug.strip().lower())
-    return rows[0] if rows else None
+from topsmile.clinics.tables import ClinicRow
+from topsmile.core import rows
 
 
-async def clinic_by_id(clinic_id: uuid.UUID) -> dict[str, Any]:
-    rows = await db.fetch("SELECT * FROM clinic WHERE id = {}", clinic_id)
-    return rows[0]
+class Exists(rows.Row, frozen=True):
+    found: bool
+
+
+async def any_clinic() -> bool:
+    """Whether the database holds any clinic (system work: run it with no tenant)."""
+    answer = await rows.fetch_only(Exists, "SELECT EXISTS (SELECT 1 FROM clinic) AS found")
+    return answer.found
+
+
+async def clinic_by_slug(slug: str) -> ClinicRow | None:
+    return await rows.fetch_one(
+        ClinicRow, "SELECT * FROM clinic WHERE slug = {}", slug.strip().lower()
+    )
+
+
+async def clinic_by_id(clinic_id: uuid.UUID, *, lock: bool = False) -> ClinicRow:
+    sql = "SELECT * FROM clinic WHERE id = {}" + (" FOR UPDATE" if lock else "")  # noqa: S608
+    return await rows.fetch_only(ClinicRow, sql, clinic_id)

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import msgspec
 
+from topsmile.clinics.tables import ClinicRow
 from topsmile.core.schemas import Input, Output
 from topsmile.core.validation import Currency, Email, Name, Password, Timezone
 from topsmile.users.schemas import UserView
@@ -61,16 +62,12 @@ class SignupResult(Output):
     user: UserView
 
 
-def clinic_view(row: dict[str, Any]) -> ClinicView:
+def clinic_view(row: ClinicRow) -> ClinicView:
     return ClinicView(
-        id=row["id"],
-        name=row["name"],
-        slug=row["slug"],
-        timezone=row["timezone"],
-        currency=row["currency"],
-        settings=msgspec.convert(_json(row["settings"]), ClinicSettings),
+        id=row.id,
+        name=row.name,
+        slug=row.slug,
+        timezone=row.timezone,
+        currency=row.currency,
+        settings=msgspec.json.decode(row.settings, type=ClinicSettings),
     )
-
-
-def _json(value: Any) -> Any:
-    return msgspec.json.decode(value) if isinstance(value, str | bytes) else value

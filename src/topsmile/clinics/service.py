@@ -15,19 +15,23 @@ from asyncpg.exceptions import UniqueViolationError
 
 from topsmile.auth import sessions
 from topsmile.auth.passwords import Hasher, check_password
-from topsmile.auth.principal import Principal
-from topsmile.auth.signin import SignedIn, session_tokens
+from topsmile.auth.signin import SessionTokens, session_tokens
 from topsmile.clinics import queries
+from topsmile.clinics.events import CLINIC_CREATED, CLINIC_UPDATED, ClinicCreated
 from topsmile.clinics.schemas import ClinicPatch, ClinicSettings, ClinicSignup
-from topsmile.core import db, validation
+from topsmile.clinics.tables import ClinicRow
+from topsmile.core import db, rows, validation
+from topsmile.core.actor import Actor
 from topsmile.core.errors import Conflict, FieldError, Forbidden, NotFound, ValidationError
 from topsmile.core.schemas import validation_error
 from topsmile.core.throttle import ip_throttle_key
+from topsmile.events.catalogue import Changed
 from topsmile.events.outbox import publish
-from topsmile.events.types import Event, new_event
+from topsmile.events.types import new_event
 from topsmile.runtime import Runtime
 from topsmile.users import service as users
 from topsmile.users.schemas import StaffUserCreate
+from topsmile.users.tables import UserRow
 
 SLUG_TAKEN = "Another clinic already uses this slug."
 _MAX_NAME = 100
@@ -35,9 +39,18 @@ _MAX_NAME = 100
 
 @dataclass(frozen=True)
 class NewClinic:
-    clinic: dict[str, Any]
-    admin: dict[str, Any]
+    clinic: ClinicRow
+    admin: UserRow
     session: sessions.IssuedSession | None
+
+
+@dataclass(frozen=True)
+class SignedUp:
+    """The API's sign-up: the new clinic, its admin and the admin's session tokens."""
+
+    clinic: ClinicRow
+    admin: UserRow
+    tokens: SessionTokens
 
 
 def _name(value: str, field: str) -> str:
@@ -45,27 +58,6 @@ def _name(value: str, field: str) -> str:
     if len(text) > _MAX_NAME:
         raise ValidationError.on(field, f"Use at most {_MAX_NAME} characters.")
     return text
-
-
-def _event(
-    name: str,
-    clinic_id: uuid.UUID,
-    entity_type: str,
-    entity_id: uuid.UUID,
-    actor: Principal | None,
-    ip: str | None = None,
-    **payload: Any,
-) -> Event:
-    return new_event(
-        name,
-        clinic_id=clinic_id,
-        entity_type=entity_type,
-        entity_id=entity_id,
-        actor_id=actor.user_id if actor else None,
-        actor_role=actor.role if actor else None,
-        ip=actor.ip if actor else ip,
-        payload=msgspec.to_builtins(payload),
-    )
 
 
 # --- Sign-up ---------------------------------------------------------------------------
@@ -95,7 +87,8 @@ async def create_clinic(
         async with db.tenant_transaction(clinic_id):
             if await queries.clinic_by_slug(slug) is not None:
                 raise Conflict(SLUG_TAKEN)
-            [clinic] = await db.fetch(
+            clinic = await rows.fetch_only(
+                ClinicRow,
                 "INSERT INTO clinic (id, name, slug, timezone, currency, settings)"
                 " VALUES ({}, {}, {}, {}, {}, {}::jsonb) RETURNING *",
                 clinic_id,
@@ -115,47 +108,46 @@ async def create_clinic(
             )
             if with_session:
                 issued = await sessions.open_session(
-                    clinic_id, admin["id"], user_agent=user_agent, ip=ip
+                    clinic_id, admin.id, user_agent=user_agent, ip=ip
                 )
-            await publish(
-                new_event(
-                    "clinic.created",
-                    clinic_id=clinic_id,
-                    entity_type="clinic",
-                    entity_id=clinic_id,
-                    actor_id=admin["id"] if with_session else None,
-                    actor_role="admin" if with_session else None,
-                    ip=ip,
-                    payload={"name": name, "slug": slug, "adminId": str(admin["id"])},
-                )
+            # Signing up through the API is the new admin's act; the CLI's is the system's.
+            actor = (
+                Actor(clinic_id, admin.id, "admin", ip)
+                if with_session
+                else Actor.system(clinic_id, ip)
             )
+            payload = ClinicCreated(name=name, slug=slug, admin_id=admin.id)
+            await publish(new_event(CLINIC_CREATED, payload, actor=actor, entity_id=clinic_id))
     except UniqueViolationError:
         raise Conflict(SLUG_TAKEN) from None
     return NewClinic(clinic, admin, issued)
 
 
-async def signup(rt: Runtime, data: ClinicSignup, *, ip: str, user_agent: str | None) -> SignedIn:
+async def signup(rt: Runtime, data: ClinicSignup, *, ip: str, user_agent: str | None) -> SignedUp:
     """`POST /api/clinics`: public when sign-up is on, throttled per client IP."""
     if not rt.settings.allow_signup:
         raise Forbidden("Clinic sign-up is turned off on this server.")
     await rt.throttle.enforce(ip_throttle_key("signup-ip", ip), rt.settings.rate_signup_per_ip)
     created = await create_clinic(rt.hasher, data, ip=ip, user_agent=user_agent, with_session=True)
     assert created.session is not None
-    return session_tokens(rt, created.admin, created.clinic, created.session)
+    admin, clinic = created.admin, created.clinic
+    tokens = session_tokens(
+        rt, user_id=admin.id, clinic_id=clinic.id, role=admin.role, issued=created.session
+    )
+    return SignedUp(clinic, admin, tokens)
 
 
 # --- The caller's clinic ----------------------------------------------------------------
 
 
-async def get_clinic(principal: Principal) -> dict[str, Any]:
-    async with db.tenant_transaction(principal.clinic_id):
-        return await queries.clinic_by_id(principal.clinic_id)
+async def get_clinic(actor: Actor) -> ClinicRow:
+    async with db.tenant_transaction(actor.clinic_id):
+        return await queries.clinic_by_id(actor.clinic_id)
 
 
-def _merged_settings(current: Any, changes: dict[str, Any]) -> ClinicSettings:
+def _merged_settings(current: str, changes: dict[str, Any]) -> ClinicSettings:
     """Only the keys sent change; the result is validated as a whole (strict types)."""
-    stored = current if isinstance(current, dict) else msgspec.json.decode(current)
-    base = msgspec.to_builtins(msgspec.convert(stored, ClinicSettings))
+    base = msgspec.to_builtins(msgspec.json.decode(current, type=ClinicSettings))
     try:
         return msgspec.convert({**base, **changes}, ClinicSettings, strict=True)
     except msgspec.ValidationError as exc:
@@ -167,7 +159,7 @@ def _merged_settings(current: Any, changes: dict[str, Any]) -> ClinicSettings:
         raise ValidationError(error.detail, errors=fields) from None
 
 
-async def update_clinic(principal: Principal, patch: ClinicPatch) -> dict[str, Any]:
+async def update_clinic(actor: Actor, patch: ClinicPatch) -> ClinicRow:
     changes: dict[str, Any] = {}
     if patch.name is not msgspec.UNSET:
         changes["name"] = _name(patch.name, "name")
@@ -175,30 +167,23 @@ async def update_clinic(principal: Principal, patch: ClinicPatch) -> dict[str, A
         changes["timezone"] = validation.timezone(patch.timezone.strip())
     if patch.currency is not msgspec.UNSET:
         changes["currency"] = validation.currency(patch.currency)
-    async with db.tenant_transaction(principal.clinic_id):
-        [clinic] = await db.fetch(
-            "SELECT * FROM clinic WHERE id = {} FOR UPDATE", principal.clinic_id
-        )
+    async with db.tenant_transaction(actor.clinic_id):
+        clinic = await queries.clinic_by_id(actor.clinic_id, lock=True)
         settings_sent: list[str] = []
         if patch.settings is not msgspec.UNSET:
-            merged = _merged_settings(clinic["settings"], patch.settings)
+            merged = _merged_settings(clinic.settings, patch.settings)
             changes["settings"] = msgspec.json.encode(merged).decode()
             settings_sent = sorted(patch.settings)
         if not changes:
             return clinic
-        clinic = await db.update_row(
-            "clinic", principal.clinic_id, changes, jsonb=frozenset({"settings"})
+        clinic = await rows.update_one(
+            ClinicRow, actor.clinic_id, changes, jsonb=frozenset({"settings"})
         )
         fields = [key for key in changes if key != "settings"]
         fields += [f"settings.{key}" for key in settings_sent]
         await publish(
-            _event(
-                "clinic.updated",
-                principal.clinic_id,
-                "clinic",
-                principal.clinic_id,
-                principal,
-                fields=fields,
+            new_event(
+                CLINIC_UPDATED, Changed(fields=fields), actor=actor, entity_id=actor.clinic_id
             )
         )
     return clinic
@@ -207,10 +192,10 @@ async def update_clinic(principal: Principal, patch: ClinicPatch) -> dict[str, A
 # --- Staff users from the operators' CLI ----------------------------------------------
 
 
-async def create_user_in(hasher: Hasher, clinic_slug: str, data: StaffUserCreate) -> dict[str, Any]:
+async def create_user_in(hasher: Hasher, clinic_slug: str, data: StaffUserCreate) -> UserRow:
     """The operators' path: the clinic named by its slug, no acting user."""
     async with db.tenant_transaction(None):
         clinic = await queries.clinic_by_slug(clinic_slug)
     if clinic is None:
         raise NotFound("No clinic has that slug.")
-    return await users.create_user(hasher, clinic["id"], data, actor=None)
+    return await users.create_user(hasher, data, actor=Actor.system(clinic.id))

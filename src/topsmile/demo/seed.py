@@ -13,11 +13,11 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from topsmile.auth.passwords import Hasher
-from topsmile.auth.principal import Principal, Role
 from topsmile.clinics import queries
 from topsmile.clinics.schemas import AdminInput, ClinicSignup
 from topsmile.clinics.service import create_clinic
 from topsmile.core import db
+from topsmile.core.actor import Actor, Role
 from topsmile.patients.linking import link_or_create_patient
 from topsmile.scheduling import catalogue, providers
 from topsmile.scheduling.schemas import (
@@ -116,8 +116,8 @@ LOGINS = DemoLogins(
 async def seed_if_empty(hasher: Hasher) -> bool:
     """`serve` on an empty database (no clinic at all) seeds the demo clinic."""
     async with db.tenant_transaction(None):
-        rows = await db.fetch("SELECT count(*) AS n FROM clinic")
-    return int(rows[0]["n"]) == 0 and await seed(hasher)
+        empty = not await queries.any_clinic()
+    return empty and await seed(hasher)
 
 
 async def exists() -> bool:
@@ -146,8 +146,8 @@ async def seed(hasher: Hasher, slug: str = SLUG) -> bool:
             ),
         ),
     )
-    clinic_id = created.clinic["id"]
-    admin = Principal(created.admin["id"], clinic_id, "admin", uuid.uuid4(), csrf_token="")
+    clinic_id = created.clinic.id
+    admin = Actor(clinic_id, created.admin.id, "admin")
     staff: list[tuple[str, Role, str, str]] = [
         (LOGINS.manager, "manager", "Paulo", "Freitas"),
         (LOGINS.receptionist, "receptionist", "Camila", "Rezende"),
@@ -155,7 +155,6 @@ async def seed(hasher: Hasher, slug: str = SLUG) -> bool:
     for email, role, first, last in staff:
         await create_user(
             hasher,
-            clinic_id,
             StaffUserCreate(
                 email=email,
                 password=PASSWORD,
@@ -180,7 +179,7 @@ async def seed(hasher: Hasher, slug: str = SLUG) -> bool:
                 requires_approval=approval,
             ),
         )
-        service_ids.append(row["id"])
+        service_ids.append(row.id)
     provider_ids = []
     for first, last, specialty, offered, hours in PROVIDERS:
         provider = await providers.create_provider(
@@ -199,8 +198,8 @@ async def seed(hasher: Hasher, slug: str = SLUG) -> bool:
             for day, spans in hours.items()
             for start, end in spans
         ]
-        await providers.set_working_hours(admin, provider["id"], intervals)
-        provider_ids.append(provider["id"])
+        await providers.set_working_hours(admin, provider.id, intervals)
+        provider_ids.append(provider.id)
     for week, provider_id in enumerate(provider_ids):  # each takes a week off in January
         monday = date(2027, 1, 4 + 7 * week)
         await providers.add_time_off(
@@ -241,7 +240,7 @@ async def _patients(hasher: Hasher, clinic_id: uuid.UUID) -> None:
             phone = f"+55119{index:04d}{(7919 * (index + 3)) % 10000:04d}"
             await link_or_create_patient(
                 clinic_id,
-                user["id"],
+                user.id,
                 email,
                 first,
                 last,

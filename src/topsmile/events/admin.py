@@ -3,14 +3,28 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from datetime import datetime
 
-from topsmile.core import db
+from topsmile.core import db, rows
+from topsmile.core.rows import Row
 
 
-async def dead_deliveries(limit: int = 100) -> list[dict[str, Any]]:
+class DeadDelivery(Row, frozen=True):
+    """A delivery that ran out of attempts, with its event's name and clinic."""
+
+    event_id: uuid.UUID
+    handler: str
+    name: str
+    clinic_id: uuid.UUID | None
+    attempts: int
+    last_error: str | None
+    updated_at: datetime
+
+
+async def dead_deliveries(limit: int = 100) -> list[DeadDelivery]:
     async with db.tenant_transaction(None):
-        return await db.fetch(
+        return await rows.fetch_all(
+            DeadDelivery,
             """
             SELECT d.event_id, d.handler, e.name, e.clinic_id, d.attempts, d.last_error,
                    d.updated_at
@@ -26,7 +40,7 @@ async def dead_deliveries(limit: int = 100) -> list[dict[str, Any]]:
 async def retry(event_id: uuid.UUID, handler: str | None = None) -> int:
     """Give dead deliveries of one event a fresh set of attempts, due now."""
     async with db.tenant_transaction(None):
-        rows = await db.fetch(
+        retried = await db.fetch(
             """
             UPDATE event_delivery
             SET status = 'pending', attempts = 0, next_attempt_at = now(),
@@ -38,4 +52,4 @@ async def retry(event_id: uuid.UUID, handler: str | None = None) -> int:
             handler,
             handler,
         )
-    return len(rows)
+    return len(retried)

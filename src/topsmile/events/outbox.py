@@ -8,7 +8,7 @@ from collections.abc import Callable
 import msgspec
 
 from topsmile.core import db
-from topsmile.events import bus
+from topsmile.events import bus, catalogue
 from topsmile.events.types import Event
 
 _wakers: list[Callable[[], None]] = []
@@ -30,7 +30,17 @@ def _wake_relays() -> None:
 
 
 async def publish(event: Event) -> None:
-    """Record `event` in the current transaction: nothing is delivered if it rolls back."""
+    """Record `event` in the current transaction: nothing is delivered if it rolls back.
+
+    An undeclared name or a payload that is not the declared type raises `InvalidEvent`
+    here, before anything is written, so the caller's transaction rolls back with it.
+    """
+    kind = catalogue.lookup(event.name)
+    if event.entity_type != kind.entity_type:
+        raise catalogue.InvalidEvent(
+            f"{event.name} is about a {kind.entity_type}, not a {event.entity_type}"
+        )
+    kind.check(event.payload)
     handlers = bus.installed().handlers_for(event.name)
     await db.fetch(
         """

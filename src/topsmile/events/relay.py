@@ -17,15 +17,16 @@ import random
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any
 
 import msgspec
 
 from topsmile.config import Settings
-from topsmile.core import db
+from topsmile.core import db, rows
 from topsmile.core.logging import redact_text
+from topsmile.core.rows import Row
 from topsmile.events import outbox
 from topsmile.events.bus import Bus
+from topsmile.events.tables import OutboxColumns
 from topsmile.events.types import Event
 
 log = logging.getLogger("topsmile.relay")
@@ -76,22 +77,32 @@ def backoff(attempt: int, config: RelayConfig) -> float:
     return delay * random.uniform(0.5, 1.0)  # noqa: S311 - jitter, not security
 
 
-def _event_from_row(row: dict[str, Any]) -> Event:
-    payload = row["payload"]
+def _event_from_row(row: OutboxColumns) -> Event:
     return Event(
-        id=row["id"],
-        name=row["name"],
-        clinic_id=row["clinic_id"],
-        occurred_at=row["occurred_at"],
-        due_at=row["due_at"],
-        request_id=row["request_id"],
-        entity_type=row["entity_type"],
-        entity_id=row["entity_id"],
-        actor_id=row["actor_id"],
-        actor_role=row["actor_role"],
-        ip=row["ip"],
-        payload=msgspec.json.decode(payload) if isinstance(payload, str | bytes) else payload,
+        id=row.id,
+        name=row.name,
+        clinic_id=row.clinic_id,
+        occurred_at=row.occurred_at,
+        due_at=row.due_at,
+        request_id=row.request_id,
+        entity_type=row.entity_type,
+        entity_id=row.entity_id,
+        actor_id=row.actor_id,
+        actor_role=row.actor_role,
+        ip=row.ip,
+        payload=msgspec.json.decode(row.payload),
     )
+
+
+class ClaimedRow(OutboxColumns, frozen=True):
+    """A claimed delivery: its event's outbox columns, plus which handler and attempt."""
+
+    handler: str
+    attempts: int
+
+
+class _Lock(Row, frozen=True):
+    mine: bool
 
 
 class Relay:
@@ -111,7 +122,8 @@ class Relay:
         token = uuid.uuid4()
         async with db.tenant_transaction(None):
             # The event rows cannot be missing: a delivery's foreign key cascades from its event.
-            rows = await db.fetch(
+            claimed = await rows.fetch_all(
+                ClaimedRow,
                 """
                 WITH due AS (
                     SELECT event_id, handler FROM event_delivery
@@ -135,7 +147,7 @@ class Relay:
                 token,
                 self.config.lease_seconds,
             )
-        return [Claim(_event_from_row(r), r["handler"], r["attempts"], token) for r in rows]
+        return [Claim(_event_from_row(r), r.handler, r.attempts, token) for r in claimed]
 
     async def deliver(self, claim: Claim) -> bool:
         """Run one handler for one event; True when it was delivered."""
@@ -221,7 +233,7 @@ class Relay:
         ran out (a process died or hung on it each time), and deliveries for a handler that
         no process has had for `orphan_after_seconds` (operators can retry them)."""
         async with db.tenant_transaction(None):
-            rows = await db.fetch(
+            retired = await db.fetch(
                 """
                 UPDATE event_delivery
                 SET status = 'dead', claimed_until = NULL, updated_at = now(),
@@ -239,7 +251,7 @@ class Relay:
                 self.config.max_attempts,
                 self.config.orphan_after_seconds,
             )
-        return len(rows)
+        return len(retired)
 
     async def prune(self) -> int:
         """Delete one batch of outbox rows whose deliveries all ended `delivered` or
@@ -247,10 +259,12 @@ class Relay:
         pending ones stay; so do the audit and notifications logs, which only keep the event
         id. Processes prune one at a time: a process that finds another pruning skips."""
         async with db.tenant_transaction(None):
-            [lock] = await db.fetch("SELECT pg_try_advisory_xact_lock({}) AS mine", _PRUNE_LOCK)
-            if not lock["mine"]:
+            lock = await rows.fetch_only(
+                _Lock, "SELECT pg_try_advisory_xact_lock({}) AS mine", _PRUNE_LOCK
+            )
+            if not lock.mine:
                 return 0
-            rows = await db.fetch(
+            pruned = await db.fetch(
                 """
                 DELETE FROM event_outbox WHERE id IN (
                     SELECT e.id FROM event_outbox e
@@ -269,7 +283,7 @@ class Relay:
                 self.config.retention_days,
                 self.config.prune_batch,
             )
-        return len(rows)
+        return len(pruned)
 
     async def housekeep(self) -> None:
         """Retire stuck deliveries and prune, at most every `housekeeping_seconds`."""

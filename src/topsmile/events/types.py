@@ -12,8 +12,10 @@ from typing import Any, Literal
 
 import msgspec
 
+from topsmile.core.actor import Actor
 from topsmile.core.clock import now
 from topsmile.core.context import current_request_id
+from topsmile.events.catalogue import EventType, P
 
 
 class Event(msgspec.Struct, frozen=True, kw_only=True):
@@ -35,32 +37,28 @@ class Event(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def new_event(
-    name: str,
+    kind: EventType[P],
+    payload: P,
     *,
-    clinic_id: uuid.UUID | None,
-    entity_type: str,
+    actor: Actor,
     entity_id: str | uuid.UUID | None = None,
-    payload: msgspec.Struct | dict[str, Any] | None = None,
-    actor_id: uuid.UUID | None = None,
-    actor_role: str | None = None,
-    ip: str | None = None,
     due_at: datetime | None = None,
 ) -> Event:
+    """An event of `actor`'s clinic, typed by its declared kind (publish it in a transaction)."""
     occurred = now()
-    body = msgspec.to_builtins(payload) if isinstance(payload, msgspec.Struct) else payload
     return Event(
         id=uuid.uuid4(),
-        name=name,
-        clinic_id=clinic_id,
+        name=kind.name,
+        clinic_id=actor.clinic_id,
         occurred_at=occurred,
         due_at=due_at or occurred,
         request_id=current_request_id(),
-        entity_type=entity_type,
+        entity_type=kind.entity_type,
         entity_id=str(entity_id) if entity_id is not None else None,
-        actor_id=actor_id,
-        actor_role=actor_role,
-        ip=ip,
-        payload=body or {},
+        actor_id=actor.user_id,
+        actor_role=actor.role,
+        ip=actor.ip,
+        payload=msgspec.to_builtins(payload),
     )
 
 

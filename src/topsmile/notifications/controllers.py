@@ -10,10 +10,11 @@ from litestar import Controller, Request, get
 from litestar.params import FromQuery
 
 from topsmile.auth.principal import FRONT_DESK, Principal
-from topsmile.core.ranges import Page, PageSize
-from topsmile.core.schemas import Output
+from topsmile.core import ranges
+from topsmile.core.schemas import Output, Page
 from topsmile.notifications.listing import NotificationFilter, list_notifications
 from topsmile.notifications.log import Channel, Status
+from topsmile.notifications.tables import NotificationRow
 
 Req = Request[Principal, Any, Any]
 
@@ -33,27 +34,20 @@ class NotificationView(Output, omit_defaults=True):
     error: str | None = None
 
 
-class NotificationPage(Output):
-    items: list[NotificationView]
-    total: int
-    page: int
-    page_size: int
-
-
-def notification_view(row: dict[str, Any]) -> NotificationView:
+def notification_view(row: NotificationRow) -> NotificationView:
     return NotificationView(
-        id=row["id"],
-        event_id=row["event_id"],
-        request_id=row["request_id"],
-        channel=row["channel"],
-        template=row["template"],
-        recipient=row["recipient"],
-        status=row["status"],
-        attempts=row["attempts"],
-        appointment_id=row["appointment_id"],
-        patient_id=row["patient_id"],
-        sent_at=row["sent_at"],
-        error=row["error"],
+        id=row.id,
+        event_id=row.event_id,
+        request_id=row.request_id,
+        channel=row.channel,
+        template=row.template,
+        recipient=row.recipient,
+        status=row.status,
+        attempts=row.attempts,
+        appointment_id=row.appointment_id,
+        patient_id=row.patient_id,
+        sent_at=row.sent_at,
+        error=row.error,
     )
 
 
@@ -74,12 +68,14 @@ class NotificationsController(Controller):
         patientId: FromQuery[uuid.UUID | None] = None,
         channel: FromQuery[Channel | None] = None,
         status: FromQuery[Status | None] = None,
-        page: Page = 1,
-        pageSize: PageSize = 20,
-    ) -> NotificationPage:
+        page: ranges.Page = 1,
+        pageSize: ranges.PageSize = 20,
+    ) -> Page[NotificationView]:
         where = NotificationFilter(appointmentId, patientId, channel, status)
-        rows, total = await list_notifications(request.user, where, page=page, page_size=pageSize)
-        return NotificationPage(
+        rows, total = await list_notifications(
+            request.user.actor, where, page=page, page_size=pageSize
+        )
+        return Page(
             items=[notification_view(r) for r in rows],
             total=total,
             page=page,

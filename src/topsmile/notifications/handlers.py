@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import uuid
 
-import msgspec
-
 from topsmile.auth.tokens import email_link
 from topsmile.config import Settings
 from topsmile.core.logging import redact_text
+from topsmile.events import catalogue
 from topsmile.events.types import (
     AccountLink,
     AccountToken,
@@ -21,19 +20,28 @@ from topsmile.notifications.email import EmailSender
 from topsmile.notifications.messages import Attachment, EmailMessage, SmsMessage
 from topsmile.notifications.sms import SmsSender
 from topsmile.notifications.templates import appointment_ics, render_email, render_sms
+from topsmile.scheduling import events as scheduling_events
+from topsmile.users import events as user_events
 
+# Event names (from the owning domains' catalogues) → the template each channel renders.
 EMAIL_TEMPLATES = {
-    "user.registered": "verify_email",
-    "user.password_reset_requested": "password_reset",
-    "appointment.created": "appointment_confirmation",
-    "appointment.rescheduled": "appointment_rescheduled",
-    "appointment.cancelled": "appointment_cancelled",
-    "appointment.reminder_due": "appointment_reminder",
-    "payment.succeeded": "payment_receipt",
+    kind.name: template
+    for kind, template in (
+        (user_events.USER_REGISTERED, "verify_email"),
+        (user_events.USER_PASSWORD_RESET_REQUESTED, "password_reset"),
+        (scheduling_events.APPOINTMENT_CREATED, "appointment_confirmation"),
+        (scheduling_events.APPOINTMENT_RESCHEDULED, "appointment_rescheduled"),
+        (scheduling_events.APPOINTMENT_CANCELLED, "appointment_cancelled"),
+        (scheduling_events.APPOINTMENT_REMINDER_DUE, "appointment_reminder"),
+        (scheduling_events.PAYMENT_SUCCEEDED, "payment_receipt"),
+    )
 }
 SMS_TEMPLATES = {
-    "appointment.created": "appointment_confirmation",
-    "appointment.reminder_due": "appointment_reminder",
+    kind.name: template
+    for kind, template in (
+        (scheduling_events.APPOINTMENT_CREATED, "appointment_confirmation"),
+        (scheduling_events.APPOINTMENT_REMINDER_DUE, "appointment_reminder"),
+    )
 }
 # Account emails are needed to use the service at all; the others honour `emailOptIn`.
 _ACCOUNT_TEMPLATES = frozenset({"verify_email", "password_reset"})
@@ -44,15 +52,11 @@ Payload = AccountToken | AppointmentNotice | PaymentNotice
 
 
 def parse_payload(event: Event) -> Payload:
-    kind: type[Payload]
-    if event.name.startswith("user."):
-        kind = AccountToken
-    elif event.name.startswith("payment."):
-        kind = PaymentNotice
-    else:
-        kind = AppointmentNotice
-    result: Payload = msgspec.convert(event.payload, kind)
-    return result
+    """The payload as the type its event declares (InvalidEvent if it is not one)."""
+    payload = catalogue.lookup(event.name).check(event.payload)
+    if not isinstance(payload, AccountToken | AppointmentNotice | PaymentNotice):
+        raise catalogue.InvalidEvent(f"{event.name} is not an event notifications render")
+    return payload
 
 
 async def _log(
@@ -201,7 +205,7 @@ class Notifier:
         payload: Payload | None
         try:
             payload = parse_payload(event)
-        except msgspec.ValidationError:  # a malformed payload is itself the failure recorded
+        except catalogue.InvalidEvent:  # a malformed payload is itself the failure recorded
             payload = None
         recipient = ""
         if payload is not None:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Any
 
-from topsmile.auth.principal import Principal
-from topsmile.core import db
+from topsmile.core import db, rows
+from topsmile.core.actor import Actor
 from topsmile.core.ranges import offset_of
+from topsmile.core.rows import Row
 from topsmile.notifications.log import Channel, Status
+from topsmile.notifications.tables import NotificationRow
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,10 @@ class NotificationFilter:
     status: Status | None = None
 
 
+class _Total(Row, frozen=True):
+    n: int
+
+
 _WHERE = """
     WHERE ({}::uuid IS NULL OR appointment_id = {})
       AND ({}::uuid IS NULL OR patient_id = {})
@@ -28,16 +33,19 @@ _WHERE = """
 """
 # Constant SQL text; every filter value is a bound parameter.
 _COUNT = "SELECT count(*) AS n FROM notification" + _WHERE  # noqa: S608
+
 _ORDER = " ORDER BY created_at DESC, id DESC LIMIT {} OFFSET {}"
 _PAGE = "SELECT * FROM notification" + _WHERE + _ORDER  # noqa: S608
 
 
 async def list_notifications(
-    principal: Principal, where: NotificationFilter, *, page: int, page_size: int
-) -> tuple[list[dict[str, Any]], int]:
+    actor: Actor, where: NotificationFilter, *, page: int, page_size: int
+) -> tuple[list[NotificationRow], int]:
     values = (where.appointment_id, where.patient_id, where.channel, where.status)
     args = [value for value in values for _ in (0, 1)]
-    async with db.tenant_transaction(principal.clinic_id):
-        [count] = await db.fetch(_COUNT, *args)
-        rows = await db.fetch(_PAGE, *args, page_size, offset_of(page, page_size))
-    return rows, int(count["n"])
+    async with db.tenant_transaction(actor.clinic_id):
+        total = await rows.fetch_only(_Total, _COUNT, *args)
+        found = await rows.fetch_all(
+            NotificationRow, _PAGE, *args, page_size, offset_of(page, page_size)
+        )
+    return found, total.n

@@ -16,10 +16,10 @@ from topsmile.patients.schemas import (
     OwnProfilePatch,
     PatientCreate,
     PatientPatch,
-    PatientStatus,
     PatientView,
     patient_view,
 )
+from topsmile.patients.tables import PatientStatus
 
 Req = Request[Principal, Any, Any]
 PATIENT = allow("patient")
@@ -43,7 +43,7 @@ class PatientsController(Controller):
     # `/me` is a static path and `{patient_id:uuid}` never matches "me".
     @get("/me", operation_id="getMyPatientRecord", summary="My patient profile", guards=[PATIENT])
     async def me(self, request: Req) -> PatientView:
-        return patient_view(await service.own_record(request.user), staff=False)
+        return patient_view(await service.own_record(request.user.actor), staff=False)
 
     @patch(
         "/me",
@@ -53,7 +53,7 @@ class PatientsController(Controller):
         **body(OwnProfilePatch),
     )
     async def update_me(self, request: Req, data: JSONBody[OwnProfilePatch]) -> PatientView:
-        return patient_view(await service.update_own(request.user, data), staff=False)
+        return patient_view(await service.update_own(request.user.actor, data), staff=False)
 
     @get(
         "/",
@@ -71,7 +71,7 @@ class PatientsController(Controller):
         pageSize: ranges.PageSize = 20,  # wire names: see core.ranges
     ) -> Page[PatientView]:
         where = service.PatientFilter(q=q, status=status)
-        rows, total = await service.search(request.user, where, page=page, page_size=pageSize)
+        rows, total = await service.search(request.user.actor, where, page=page, page_size=pageSize)
         return Page(
             items=[patient_view(r, staff=True) for r in rows],
             total=total,
@@ -87,7 +87,7 @@ class PatientsController(Controller):
         **body(PatientCreate),
     )
     async def create(self, request: Req, data: JSONBody[PatientCreate]) -> PatientView:
-        return patient_view(await service.create_patient(request.user, data), staff=True)
+        return patient_view(await service.create_patient(request.user.actor, data), staff=True)
 
     @get(
         "/{patient_id:uuid}",
@@ -96,7 +96,7 @@ class PatientsController(Controller):
         guards=[STAFF],
     )
     async def show(self, request: Req, patient_id: FromPath[uuid.UUID]) -> PatientView:
-        return patient_view(await service.view_patient(request.user, patient_id), staff=True)
+        return patient_view(await service.view_patient(request.user.actor, patient_id), staff=True)
 
     @patch(
         "/{patient_id:uuid}",
@@ -108,7 +108,7 @@ class PatientsController(Controller):
     async def update(
         self, request: Req, patient_id: FromPath[uuid.UUID], data: JSONBody[PatientPatch]
     ) -> PatientView:
-        row = await service.update_patient(request.user, patient_id, data)
+        row = await service.update_patient(request.user.actor, patient_id, data)
         return patient_view(row, staff=True)
 
     @delete(
@@ -118,4 +118,4 @@ class PatientsController(Controller):
         guards=[FRONT_DESK],
     )
     async def deactivate(self, request: Req, patient_id: FromPath[uuid.UUID]) -> None:
-        await service.deactivate_patient(request.user, patient_id)
+        await service.deactivate_patient(request.user.actor, patient_id)

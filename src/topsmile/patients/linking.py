@@ -5,10 +5,19 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
-from typing import Any
 
-from topsmile.core import db
+from topsmile.core import db, rows
 from topsmile.core.errors import Conflict
+from topsmile.core.rows import Row
+from topsmile.patients.tables import PatientRow
+from topsmile.users.tables import UserRow
+
+
+class _Holder(Row, frozen=True):
+    """Who holds the active record with an email, if anyone."""
+
+    id: uuid.UUID
+    user_id: uuid.UUID | None
 
 
 async def registration_record(
@@ -19,7 +28,7 @@ async def registration_record(
     last_name: str,
     phone: str | None,
     date_of_birth: date | None,
-) -> dict[str, Any] | None:
+) -> PatientRow | None:
     """SPEC §3 "Registering over an existing patient record": the record of a new account
     whose email is not verified yet, or None when the account stays unattached.
 
@@ -33,7 +42,8 @@ async def registration_record(
         return None
     for candidate in dict.fromkeys([phone, None]):
         # The unique indexes on active emails and phones settle races with staff writes.
-        rows = await db.fetch(
+        row = await rows.fetch_one(
+            PatientRow,
             "INSERT INTO patient (clinic_id, user_id, first_name, last_name, email, phone,"
             " date_of_birth) VALUES ({}, {}, {}, {}, {}, {}, {})"
             " ON CONFLICT DO NOTHING RETURNING *",
@@ -45,12 +55,12 @@ async def registration_record(
             candidate,
             date_of_birth,
         )
-        if rows:
-            return rows[0]
+        if row is not None:
+            return row
     return None  # a record with this email appeared meanwhile: unattached, as above
 
 
-async def attach_verified_record(user: dict[str, Any]) -> None:
+async def attach_verified_record(user: UserRow) -> None:
     """After the email is verified: an account left unattached at registration takes the
     clinic's active record with its email (names and phone stay as the clinic wrote them).
 
@@ -58,30 +68,31 @@ async def attach_verified_record(user: dict[str, Any]) -> None:
     differs: staff changed one of them); the account then stays unattached. If the record
     went away meanwhile, the account gets a record of its own with its names and email.
     """
-    if user["role"] != "patient" or await db.fetch(
-        "SELECT 1 FROM patient WHERE user_id = {}", user["id"]
+    if user.role != "patient" or await db.fetch(
+        "SELECT 1 FROM patient WHERE user_id = {}", user.id
     ):
         return
-    existing = await db.fetch(
+    holder = await rows.fetch_one(
+        _Holder,
         "SELECT id, user_id FROM patient WHERE email = {} AND status = 'active' FOR UPDATE",
-        user["email"],
+        user.email,
     )
-    if existing:
-        if existing[0]["user_id"] is None:
+    if holder is not None:
+        if holder.user_id is None:
             await db.fetch(
                 "UPDATE patient SET user_id = {}, updated_at = now() WHERE id = {}",
-                user["id"],
-                existing[0]["id"],
+                user.id,
+                holder.id,
             )
         return
     await db.fetch(
         "INSERT INTO patient (clinic_id, user_id, first_name, last_name, email)"
         " VALUES ({}, {}, {}, {}, {}) ON CONFLICT DO NOTHING",
-        user["clinic_id"],
-        user["id"],
-        user["first_name"],
-        user["last_name"],
-        user["email"],
+        user.clinic_id,
+        user.id,
+        user.first_name,
+        user.last_name,
+        user.email,
     )
 
 
@@ -95,27 +106,23 @@ async def link_or_create_patient(
     date_of_birth: date | None,
     *,
     sms_opt_in: bool = False,
-) -> dict[str, Any]:
+) -> PatientRow:
     """For accounts whose email is already verified (seeded, or made by the clinic): the
     clinic's record for this email becomes theirs. Never call it for a self-registered,
     unverified account: that is `registration_record`."""
-    existing = await db.fetch(
-        "SELECT * FROM patient WHERE email = {} AND status = 'active' FOR UPDATE", email
+    existing = await rows.fetch_one(
+        PatientRow, "SELECT * FROM patient WHERE email = {} AND status = 'active' FOR UPDATE", email
     )
-    if existing:
-        if existing[0]["user_id"] is not None:
+    if existing is not None:
+        if existing.user_id is not None:
             raise Conflict("A patient with this email already has an account.")
-        [row] = await db.fetch(
-            "UPDATE patient SET user_id = {}, updated_at = now() WHERE id = {} RETURNING *",
-            user_id,
-            existing[0]["id"],
-        )
-        return row
+        return await rows.update_one(PatientRow, existing.id, {"user_id": user_id})
     if phone and await db.fetch(
         "SELECT 1 FROM patient WHERE phone = {} AND status = 'active'", phone
     ):
         raise Conflict("A patient with this phone number already exists at this clinic.")
-    [row] = await db.fetch(
+    return await rows.fetch_only(
+        PatientRow,
         "INSERT INTO patient (clinic_id, user_id, first_name, last_name, email, phone,"
         " date_of_birth, sms_opt_in) VALUES ({}, {}, {}, {}, {}, {}, {}, {}) RETURNING *",
         clinic_id,
@@ -127,4 +134,3 @@ async def link_or_create_patient(
         date_of_birth,
         sms_opt_in,
     )
-    return row

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Literal
 
 import msgspec
 
 from topsmile.core.schemas import Input, Output
 from topsmile.core.validation import BirthDate, Email, Name, Notes, Phone
-
-PatientStatus = Literal["active", "inactive"]
+from topsmile.patients.tables import PatientRow, PatientStatus
 
 UNSET = msgspec.UNSET
 Unset = msgspec.UnsetType
@@ -69,20 +67,20 @@ class PatientView(Output, omit_defaults=True):
     notes: str | None = None
 
 
-def patient_view(row: dict[str, Any], *, staff: bool) -> PatientView:
+def patient_view(row: PatientRow, *, staff: bool) -> PatientView:
     """`notes` are staff-only: a patient never sees them on their own record."""
     return PatientView(
-        id=row["id"],
-        user_id=row["user_id"],
-        first_name=row["first_name"],
-        last_name=row["last_name"],
-        email=row["email"],
-        phone=row["phone"],
-        date_of_birth=row["date_of_birth"],
-        sms_opt_in=row["sms_opt_in"],
-        email_opt_in=row["email_opt_in"],
-        status=row["status"],
-        notes=row["notes"] if staff else None,
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
+        id=row.id,
+        user_id=row.user_id,
+        first_name=row.first_name,
+        last_name=row.last_name,
+        email=row.email,
+        phone=row.phone,
+        date_of_birth=row.date_of_birth,
+        sms_opt_in=row.sms_opt_in,
+        email_opt_in=row.email_opt_in,
+        status=row.status,
+        notes=row.notes if staff else None,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
     )

@@ -18,15 +18,19 @@ from typing import Any
 import msgspec
 
 from topsmile.audit import service as audit
-from topsmile.auth.principal import Principal
 from topsmile.clinics import queries
 from topsmile.clinics.schemas import clinic_view
-from topsmile.core import db, validation
+from topsmile.core import db, rows, validation
+from topsmile.core.actor import Actor
 from topsmile.core.errors import Conflict, EmailNotVerified, NotFound, ValidationError
 from topsmile.core.ranges import offset_of
+from topsmile.core.rows import Row
+from topsmile.events.catalogue import Changed, NoPayload
 from topsmile.events.outbox import publish
 from topsmile.events.types import new_event
-from topsmile.patients.schemas import OwnProfilePatch, PatientCreate, PatientPatch, PatientStatus
+from topsmile.patients.events import PATIENT_CREATED, PATIENT_DEACTIVATED, PATIENT_UPDATED
+from topsmile.patients.schemas import OwnProfilePatch, PatientCreate, PatientPatch
+from topsmile.patients.tables import PatientRow, PatientStatus
 from topsmile.users import queries as users
 
 EMAIL_TAKEN = "Another active patient of this clinic has this email."
@@ -84,6 +88,12 @@ class PatientFilter:
 Query = tuple[str, list[Any]]
 
 
+class PatientCount(Row, frozen=True):
+    """The count query of a search."""
+
+    n: int
+
+
 def search_queries(
     clinic_id: uuid.UUID, where: PatientFilter, *, page: int, page_size: int
 ) -> tuple[Query, Query]:
@@ -123,71 +133,74 @@ def search_queries(
 
 
 async def search(
-    principal: Principal, where: PatientFilter, *, page: int, page_size: int
-) -> tuple[list[dict[str, Any]], int]:
+    actor: Actor, where: PatientFilter, *, page: int, page_size: int
+) -> tuple[list[PatientRow], int]:
     """One page of the clinic's patients by last name, first name, id; and the total."""
-    count, rows = search_queries(principal.clinic_id, where, page=page, page_size=page_size)
-    async with db.tenant_transaction(principal.clinic_id):
-        [total] = await db.fetch(count[0], *count[1])
-        found = await db.fetch(rows[0], *rows[1])
-    return found, int(total["n"])
+    count, listing = search_queries(actor.clinic_id, where, page=page, page_size=page_size)
+    async with db.tenant_transaction(actor.clinic_id):
+        total = await rows.fetch_only(PatientCount, count[0], *count[1])
+        found = await rows.fetch_all(PatientRow, listing[0], *listing[1])
+    return found, total.n
 
 
 # --- Reads -----------------------------------------------------------------------------------
 
 
-async def _patient(patient_id: uuid.UUID, *, lock: bool = False) -> dict[str, Any]:
+async def _patient(patient_id: uuid.UUID, *, lock: bool = False) -> PatientRow:
     sql = "SELECT * FROM patient WHERE id = {}" + (" FOR UPDATE" if lock else "")  # noqa: S608
-    rows = await db.fetch(sql, patient_id)
-    if not rows:
+    row = await rows.fetch_one(PatientRow, sql, patient_id)
+    if row is None:
         raise NotFound("No such patient.")
-    return rows[0]
+    return row
 
 
-async def _own(principal: Principal, *, lock: bool = False) -> dict[str, Any]:
+async def _own(actor: Actor, *, lock: bool = False) -> PatientRow:
     sql = "SELECT * FROM patient WHERE user_id = {}" + (" FOR UPDATE" if lock else "")  # noqa: S608
-    rows = await db.fetch(sql, principal.user_id)
-    if not rows:
+    row = await rows.fetch_one(PatientRow, sql, actor.user_id)
+    if row is None:
         raise NotFound("Your account has no patient record at this clinic.")
-    return rows[0]
+    return row
 
 
-async def view_patient(principal: Principal, patient_id: uuid.UUID) -> dict[str, Any]:
+async def view_patient(actor: Actor, patient_id: uuid.UUID) -> PatientRow:
     """A staff read of one record, audited as `patient.viewed` in the same transaction."""
-    async with db.tenant_transaction(principal.clinic_id):
+    async with db.tenant_transaction(actor.clinic_id):
         row = await _patient(patient_id)
         await audit.record(
-            clinic_id=principal.clinic_id,
+            clinic_id=actor.clinic_id,
             action="patient.viewed",
             entity_type="patient",
             entity_id=patient_id,
-            actor_id=principal.user_id,
-            actor_role=principal.role,
-            ip=principal.ip,
+            actor_id=actor.user_id,
+            actor_role=actor.role,
+            ip=actor.ip,
         )
     return row
 
 
-async def own_record(principal: Principal) -> dict[str, Any]:
-    async with db.tenant_transaction(principal.clinic_id):
-        return await _own(principal)
+async def own_record(actor: Actor) -> PatientRow:
+    async with db.tenant_transaction(actor.clinic_id):
+        return await _own(actor)
 
 
-async def bookable_record(principal: Principal) -> dict[str, Any]:
+async def bookable_record(actor: Actor) -> PatientRow:
     """The record a patient books for: booking calls this first, inside its transaction.
 
     403 `email-not-verified` when the account has no record yet (it registered over a
     record the clinic made, and stays unattached until its email is verified: SPEC §3),
     or when the clinic's `requireVerifiedEmailToBook` is on and the email is unverified.
     """
-    rows = await db.fetch("SELECT * FROM patient WHERE user_id = {}", principal.user_id)
-    user = await users.user_by_id(principal.user_id)
-    clinic = await queries.clinic_by_id(principal.clinic_id)
+    record = await rows.fetch_one(
+        PatientRow, "SELECT * FROM patient WHERE user_id = {}", actor.user_id
+    )
+    # The system has no patient record of its own: no record, and the 403 above.
+    user = await users.user_by_id(actor.user_id) if actor.user_id else None
+    clinic = await queries.clinic_by_id(actor.clinic_id)
     required = clinic_view(clinic).settings.require_verified_email_to_book
-    verified = user is not None and user["email_verified"]
-    if not rows or (required and not verified):
+    verified = user is not None and user.email_verified
+    if record is None or (required and not verified):
         raise EmailNotVerified("Verify your email address before booking.")
-    return rows[0]
+    return record
 
 
 # --- Writes ----------------------------------------------------------------------------------
@@ -225,101 +238,86 @@ async def _check_birth_date(clinic_id: uuid.UUID, born: date | None) -> None:
     if born is None:
         return
     clinic = await queries.clinic_by_id(clinic_id)
-    validation.date_of_birth(born, clinic["timezone"])
+    validation.date_of_birth(born, clinic.timezone)
 
 
 async def _check_unique(
-    after: dict[str, Any], columns: set[str], patient_id: uuid.UUID | None
+    email: str | None, phone: str | None, columns: set[str], patient_id: uuid.UUID | None
 ) -> None:
-    """409 when another active patient of the clinic already has this email or phone."""
-    if after["status"] != "active":
-        return
-    for column in ("email", "phone"):
-        if column in columns and after[column] is not None:
+    """409 when another active patient of the clinic already has this email or phone (for
+    `columns` of an active record: an inactive one claims neither)."""
+    for column, value in (("email", email), ("phone", phone)):
+        if column in columns and value is not None:
             sql, message = _TAKEN[column]
-            if await db.fetch(sql, after[column], patient_id):
+            if await db.fetch(sql, value, patient_id):
                 raise Conflict(message)
-
-
-def _event(principal: Principal, name: str, patient_id: uuid.UUID, **payload: Any) -> Any:
-    return new_event(
-        name,
-        clinic_id=principal.clinic_id,
-        entity_type="patient",
-        entity_id=patient_id,
-        actor_id=principal.user_id,
-        actor_role=principal.role,
-        ip=principal.ip,
-        payload=payload,
-    )
 
 
 def _camel(columns: list[str]) -> list[str]:
     return [re.sub(r"_([a-z])", lambda m: m.group(1).upper(), c) for c in columns]
 
 
-async def create_patient(principal: Principal, data: PatientCreate) -> dict[str, Any]:
+async def create_patient(actor: Actor, data: PatientCreate) -> PatientRow:
     values = _requested(data)
     columns = list(values)
-    async with db.tenant_transaction(principal.clinic_id):
-        await _check_birth_date(principal.clinic_id, values["date_of_birth"])
-        await _check_unique({**values, "status": "active"}, {"email", "phone"}, None)
+    async with db.tenant_transaction(actor.clinic_id):
+        await _check_birth_date(actor.clinic_id, values["date_of_birth"])
+        await _check_unique(values["email"], values["phone"], {"email", "phone"}, None)
         # A race past the check above meets the unique index: core/constraints.py answers
         # it with the same 409.
-        [row] = await db.fetch(
+        row = await rows.fetch_only(
+            PatientRow,
             f"INSERT INTO patient (clinic_id, {', '.join(columns)})"  # noqa: S608 - whitelisted columns
             f" VALUES ({{}}, {', '.join('{}' for _ in columns)}) RETURNING *",
-            principal.clinic_id,
+            actor.clinic_id,
             *values.values(),
         )
-        await publish(_event(principal, "patient.created", row["id"]))
+        await publish(new_event(PATIENT_CREATED, NoPayload(), actor=actor, entity_id=row.id))
     return row
 
 
-async def _apply(
-    principal: Principal, current: dict[str, Any], requested: dict[str, Any]
-) -> dict[str, Any]:
+async def _apply(actor: Actor, current: PatientRow, requested: dict[str, Any]) -> PatientRow:
     """Write the requested values that differ from `current`; publish `patient.updated`."""
-    changes = {k: v for k, v in requested.items() if current[k] != v}
+    changes = {k: v for k, v in requested.items() if getattr(current, k) != v}
     if not changes:
         return current
     if "date_of_birth" in changes:
-        await _check_birth_date(principal.clinic_id, changes["date_of_birth"])
-    after = {**current, **changes}
-    # Reactivating a record claims its email and phone again.
-    claimed = set(changes) | ({"email", "phone"} if "status" in changes else set())
-    await _check_unique(after, claimed, current["id"])
-    row = await db.update_row("patient", current["id"], changes)
-    await publish(
-        _event(principal, "patient.updated", current["id"], fields=_camel(sorted(changes)))
-    )
+        await _check_birth_date(actor.clinic_id, changes["date_of_birth"])
+    after = msgspec.structs.replace(current, **changes)
+    if after.status == "active":
+        # Reactivating a record claims its email and phone again.
+        claimed = set(changes) | ({"email", "phone"} if "status" in changes else set())
+        await _check_unique(after.email, after.phone, claimed, current.id)
+    row = await rows.update_one(PatientRow, current.id, changes)
+    fields = Changed(fields=_camel(sorted(changes)))
+    await publish(new_event(PATIENT_UPDATED, fields, actor=actor, entity_id=current.id))
     return row
 
 
-async def update_patient(
-    principal: Principal, patient_id: uuid.UUID, data: PatientPatch
-) -> dict[str, Any]:
+async def update_patient(actor: Actor, patient_id: uuid.UUID, data: PatientPatch) -> PatientRow:
     requested = _requested(data)
-    async with db.tenant_transaction(principal.clinic_id):
+    async with db.tenant_transaction(actor.clinic_id):
         current = await _patient(patient_id, lock=True)
-        return await _apply(principal, current, requested)
+        return await _apply(actor, current, requested)
 
 
-async def update_own(principal: Principal, data: OwnProfilePatch) -> dict[str, Any]:
+async def update_own(actor: Actor, data: OwnProfilePatch) -> PatientRow:
     requested = _requested(data)
-    async with db.tenant_transaction(principal.clinic_id):
-        current = await _own(principal, lock=True)
-        return await _apply(principal, current, requested)
+    async with db.tenant_transaction(actor.clinic_id):
+        current = await _own(actor, lock=True)
+        return await _apply(actor, current, requested)
 
 
-async def deactivate_patient(principal: Principal, patient_id: uuid.UUID) -> None:
+async def deactivate_patient(actor: Actor, patient_id: uuid.UUID) -> None:
     """The record stays for history; its email and phone are free for an active patient."""
-    async with db.tenant_transaction(principal.clinic_id):
+    async with db.tenant_transaction(actor.clinic_id):
         current = await _patient(patient_id, lock=True)
-        if current["status"] == "inactive":
+        if current.status == "inactive":
             return
         await db.fetch(
             "UPDATE patient SET status = 'inactive', updated_at = now() WHERE id = {}",
             patient_id,
         )
-        await publish(_event(principal, "patient.deactivated", patient_id))
+        await publish(
+            new_event(PATIENT_DEACTIVATED, NoPayload(), actor=actor, entity_id=patient_id)
+        )

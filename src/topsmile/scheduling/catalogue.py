@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 import msgspec
 
-from topsmile.auth.principal import Principal
-from topsmile.core import db
+from topsmile.core import db, rows
+from topsmile.core.actor import Actor
 from topsmile.core.errors import NotFound, ValidationError
+from topsmile.events.catalogue import NoPayload
 from topsmile.events.outbox import publish
 from topsmile.events.types import new_event
+from topsmile.scheduling import events
 from topsmile.scheduling.schemas import PeriodCreate, ServiceCreate, ServicePatch
+from topsmile.scheduling.tables import ClosureRow, ServiceRow
 
 _SERVICE_COLUMNS = (
     "name",
@@ -30,27 +32,23 @@ _SERVICE_COLUMNS = (
 _SELECT_SERVICE = "SELECT s.*, c.currency FROM clinic_service s JOIN clinic c ON c.id = s.clinic_id"
 
 
-def _event(principal: Principal, name: str, entity_type: str, entity_id: uuid.UUID) -> Any:
-    return new_event(
-        name,
-        clinic_id=principal.clinic_id,
-        entity_type=entity_type,
-        entity_id=entity_id,
-        actor_id=principal.user_id,
-        actor_role=principal.role,
-        ip=principal.ip,
-    )
+class ServiceWithCurrency(ServiceRow, frozen=True):
+    """A service's row and its clinic's currency (`_SELECT_SERVICE`). Not a table's row: it
+    inherits `__table__` but sets none itself, so `rows.TABLES` leaves it out."""
+
+    currency: str
 
 
-def patient_visible(principal: Principal) -> bool:
+def patient_visible(actor: Actor) -> bool:
     """Patients see only active, online-bookable services; any other id is 404 for them."""
-    return principal.role == "patient"
+    return actor.role == "patient"
 
 
-async def list_services(principal: Principal) -> list[dict[str, Any]]:
-    only_bookable = patient_visible(principal)
-    async with db.tenant_transaction(principal.clinic_id):
-        return await db.fetch(
+async def list_services(actor: Actor) -> list[ServiceWithCurrency]:
+    only_bookable = patient_visible(actor)
+    async with db.tenant_transaction(actor.clinic_id):
+        return await rows.fetch_all(
+            ServiceWithCurrency,
             _SELECT_SERVICE + " WHERE ({} = false OR (s.active AND s.online_bookable))"
             " ORDER BY s.name, s.id",
             only_bookable,
@@ -59,32 +57,34 @@ async def list_services(principal: Principal) -> list[dict[str, Any]]:
 
 async def _service(
     service_id: uuid.UUID, *, bookable_only: bool, lock: bool = False
-) -> dict[str, Any]:
-    rows = await db.fetch(
+) -> ServiceWithCurrency:
+    row = await rows.fetch_one(
+        ServiceWithCurrency,
         _SELECT_SERVICE
         + " WHERE s.id = {} AND ({} = false OR (s.active AND s.online_bookable))"
         + (" FOR UPDATE OF s" if lock else ""),
         service_id,
         bookable_only,
     )
-    if not rows:
+    if row is None:
         raise NotFound("No such service.")
-    return rows[0]
+    return row
 
 
-async def get_service(principal: Principal, service_id: uuid.UUID) -> dict[str, Any]:
-    async with db.tenant_transaction(principal.clinic_id):
-        return await _service(service_id, bookable_only=patient_visible(principal))
+async def get_service(actor: Actor, service_id: uuid.UUID) -> ServiceWithCurrency:
+    async with db.tenant_transaction(actor.clinic_id):
+        return await _service(service_id, bookable_only=patient_visible(actor))
 
 
-async def create_service(principal: Principal, data: ServiceCreate) -> dict[str, Any]:
-    async with db.tenant_transaction(principal.clinic_id):
-        [row] = await db.fetch(
+async def create_service(actor: Actor, data: ServiceCreate) -> ServiceWithCurrency:
+    async with db.tenant_transaction(actor.clinic_id):
+        row = await rows.fetch_only(
+            ServiceRow,
             "INSERT INTO clinic_service (clinic_id, name, description, duration_minutes,"
             " price_amount, buffer_before_minutes, buffer_after_minutes, color, category,"
             " online_bookable, requires_approval)"
-            " VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}) RETURNING id",
-            principal.clinic_id,
+            " VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}) RETURNING *",
+            actor.clinic_id,
             data.name,
             data.description,
             data.duration_minutes,
@@ -96,61 +96,66 @@ async def create_service(principal: Principal, data: ServiceCreate) -> dict[str,
             data.online_bookable,
             data.requires_approval,
         )
-        await publish(_event(principal, "service.created", "service", row["id"]))
-        return await _service(row["id"], bookable_only=False)
+        await publish(new_event(events.SERVICE_CREATED, NoPayload(), actor=actor, entity_id=row.id))
+        return await _service(row.id, bookable_only=False)
 
 
 async def update_service(
-    principal: Principal, service_id: uuid.UUID, data: ServicePatch
-) -> dict[str, Any]:
+    actor: Actor, service_id: uuid.UUID, data: ServicePatch
+) -> ServiceWithCurrency:
     changes = {
         c: getattr(data, c) for c in _SERVICE_COLUMNS if getattr(data, c) is not msgspec.UNSET
     }
     if isinstance(changes.get("color"), str):
         changes["color"] = changes["color"].upper()
-    async with db.tenant_transaction(principal.clinic_id):
+    async with db.tenant_transaction(actor.clinic_id):
         await _service(service_id, bookable_only=False, lock=True)
         if changes:
-            await db.update_row("clinic_service", service_id, changes)
-        await publish(_event(principal, "service.updated", "service", service_id))
+            await rows.update_one(ServiceRow, service_id, changes)
+        await publish(
+            new_event(events.SERVICE_UPDATED, NoPayload(), actor=actor, entity_id=service_id)
+        )
         return await _service(service_id, bookable_only=False)
 
 
-async def deactivate_service(principal: Principal, service_id: uuid.UUID) -> None:
-    async with db.tenant_transaction(principal.clinic_id):
+async def deactivate_service(actor: Actor, service_id: uuid.UUID) -> None:
+    async with db.tenant_transaction(actor.clinic_id):
         await _service(service_id, bookable_only=False, lock=True)
         await db.fetch(
             "UPDATE clinic_service SET active = false, updated_at = now() WHERE id = {}", service_id
         )
-        await publish(_event(principal, "service.deactivated", "service", service_id))
-
-
-async def list_closures(principal: Principal) -> list[dict[str, Any]]:
-    async with db.tenant_transaction(principal.clinic_id):
-        return await db.fetch(
-            "SELECT id, starts_at, ends_at, reason FROM closure ORDER BY starts_at, id"
+        await publish(
+            new_event(events.SERVICE_DEACTIVATED, NoPayload(), actor=actor, entity_id=service_id)
         )
 
 
-async def add_closure(principal: Principal, data: PeriodCreate) -> dict[str, Any]:
+async def list_closures(actor: Actor) -> list[ClosureRow]:
+    async with db.tenant_transaction(actor.clinic_id):
+        return await rows.fetch_all(ClosureRow, "SELECT * FROM closure ORDER BY starts_at, id")
+
+
+async def add_closure(actor: Actor, data: PeriodCreate) -> ClosureRow:
     if data.end <= data.start:
         raise ValidationError.on("end", "The closure must end after it starts.")
-    async with db.tenant_transaction(principal.clinic_id):
-        [row] = await db.fetch(
+    async with db.tenant_transaction(actor.clinic_id):
+        row = await rows.fetch_only(
+            ClosureRow,
             "INSERT INTO closure (clinic_id, starts_at, ends_at, reason) VALUES ({}, {}, {}, {})"
-            " RETURNING id, starts_at, ends_at, reason",
-            principal.clinic_id,
+            " RETURNING *",
+            actor.clinic_id,
             data.start,
             data.end,
             data.reason,
         )
-        await publish(_event(principal, "closure.created", "closure", row["id"]))
+        await publish(new_event(events.CLOSURE_CREATED, NoPayload(), actor=actor, entity_id=row.id))
     return row
 
 
-async def remove_closure(principal: Principal, closure_id: uuid.UUID) -> None:
-    async with db.tenant_transaction(principal.clinic_id):
+async def remove_closure(actor: Actor, closure_id: uuid.UUID) -> None:
+    async with db.tenant_transaction(actor.clinic_id):
         deleted = await db.fetch("DELETE FROM closure WHERE id = {} RETURNING id", closure_id)
         if not deleted:
             raise NotFound("No such closure.")
-        await publish(_event(principal, "closure.removed", "closure", closure_id))
+        await publish(
+            new_event(events.CLOSURE_REMOVED, NoPayload(), actor=actor, entity_id=closure_id)
+        )

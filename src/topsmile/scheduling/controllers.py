@@ -38,7 +38,7 @@ class ProvidersController(Controller):
     @get("/", operation_id="listProviders", summary="Providers (patients: active ones)")
     async def index(self, request: Req) -> list[ProviderView | PublicProviderView]:
         staff = request.user.is_staff
-        rows = await providers.list_providers(request.user, active_only=not staff)
+        rows = await providers.list_providers(request.user.actor, active_only=not staff)
         return [provider_view(r, staff=staff) for r in rows]
 
     @post(
@@ -49,7 +49,7 @@ class ProvidersController(Controller):
         **body(ProviderCreate),
     )
     async def create(self, request: Req, data: JSONBody[ProviderCreate]) -> ProviderView:
-        row = await providers.create_provider(request.user, data)
+        row = await providers.create_provider(request.user.actor, data)
         view = provider_view(row, staff=True)
         assert isinstance(view, ProviderView)
         return view
@@ -59,7 +59,7 @@ class ProvidersController(Controller):
         self, request: Req, provider_id: FromPath[uuid.UUID]
     ) -> ProviderView | PublicProviderView:
         staff = request.user.is_staff
-        row = await providers.get_provider(request.user, provider_id, active_only=not staff)
+        row = await providers.get_provider(request.user.actor, provider_id, active_only=not staff)
         return provider_view(row, staff=staff)
 
     @patch(
@@ -73,7 +73,7 @@ class ProvidersController(Controller):
         self, request: Req, provider_id: FromPath[uuid.UUID], data: JSONBody[ProviderPatch]
     ) -> ProviderView:
         view = provider_view(
-            await providers.update_provider(request.user, provider_id, data), staff=True
+            await providers.update_provider(request.user.actor, provider_id, data), staff=True
         )
         assert isinstance(view, ProviderView)
         return view
@@ -85,7 +85,7 @@ class ProvidersController(Controller):
         guards=[ADMIN_MANAGER],
     )
     async def deactivate(self, request: Req, provider_id: FromPath[uuid.UUID]) -> None:
-        await providers.deactivate_provider(request.user, provider_id)
+        await providers.deactivate_provider(request.user.actor, provider_id)
 
     @get(
         "/{provider_id:uuid}/working-hours",
@@ -96,7 +96,7 @@ class ProvidersController(Controller):
         self, request: Req, provider_id: FromPath[uuid.UUID]
     ) -> list[WorkingIntervalView]:
         rows = await providers.get_working_hours(
-            request.user, provider_id, active_only=not request.user.is_staff
+            request.user.actor, provider_id, active_only=not request.user.is_staff
         )
         return [interval_view(r) for r in rows]
 
@@ -110,7 +110,7 @@ class ProvidersController(Controller):
     async def set_hours(
         self, request: Req, provider_id: FromPath[uuid.UUID], data: JSONBody[list[WorkingInterval]]
     ) -> list[WorkingIntervalView]:
-        rows = await providers.set_working_hours(request.user, provider_id, data)
+        rows = await providers.set_working_hours(request.user.actor, provider_id, data)
         return [interval_view(r) for r in rows]
 
     @get(
@@ -118,7 +118,7 @@ class ProvidersController(Controller):
     )
     async def time_off(self, request: Req, provider_id: FromPath[uuid.UUID]) -> list[PeriodView]:
         staff = request.user.is_staff
-        rows = await providers.list_time_off(request.user, provider_id, active_only=not staff)
+        rows = await providers.list_time_off(request.user.actor, provider_id, active_only=not staff)
         return [period_view(r, staff=staff) for r in rows]
 
     @post(
@@ -132,7 +132,7 @@ class ProvidersController(Controller):
         self, request: Req, provider_id: FromPath[uuid.UUID], data: JSONBody[PeriodCreate]
     ) -> PeriodView:
         return period_view(
-            await providers.add_time_off(request.user, provider_id, data), staff=True
+            await providers.add_time_off(request.user.actor, provider_id, data), staff=True
         )
 
     @delete(
@@ -144,7 +144,7 @@ class ProvidersController(Controller):
     async def remove_time_off(
         self, request: Req, provider_id: FromPath[uuid.UUID], time_off_id: FromPath[uuid.UUID]
     ) -> None:
-        await providers.remove_time_off(request.user, provider_id, time_off_id)
+        await providers.remove_time_off(request.user.actor, provider_id, time_off_id)
 
 
 class ServicesController(Controller):
@@ -154,7 +154,7 @@ class ServicesController(Controller):
 
     @get("/", operation_id="listServices", summary="Services (patients: bookable online)")
     async def index(self, request: Req) -> list[ServiceView]:
-        return [service_view(r) for r in await catalogue.list_services(request.user)]
+        return [service_view(r) for r in await catalogue.list_services(request.user.actor)]
 
     @post(
         "/",
@@ -164,11 +164,11 @@ class ServicesController(Controller):
         **body(ServiceCreate),
     )
     async def create(self, request: Req, data: JSONBody[ServiceCreate]) -> ServiceView:
-        return service_view(await catalogue.create_service(request.user, data))
+        return service_view(await catalogue.create_service(request.user.actor, data))
 
     @get("/{service_id:uuid}", operation_id="getService", summary="One service")
     async def show(self, request: Req, service_id: FromPath[uuid.UUID]) -> ServiceView:
-        return service_view(await catalogue.get_service(request.user, service_id))
+        return service_view(await catalogue.get_service(request.user.actor, service_id))
 
     @patch(
         "/{service_id:uuid}",
@@ -180,7 +180,7 @@ class ServicesController(Controller):
     async def update(
         self, request: Req, service_id: FromPath[uuid.UUID], data: JSONBody[ServicePatch]
     ) -> ServiceView:
-        return service_view(await catalogue.update_service(request.user, service_id, data))
+        return service_view(await catalogue.update_service(request.user.actor, service_id, data))
 
     @delete(
         "/{service_id:uuid}",
@@ -189,7 +189,7 @@ class ServicesController(Controller):
         guards=[ADMIN_MANAGER],
     )
     async def deactivate(self, request: Req, service_id: FromPath[uuid.UUID]) -> None:
-        await catalogue.deactivate_service(request.user, service_id)
+        await catalogue.deactivate_service(request.user.actor, service_id)
 
 
 class ClosuresController(Controller):
@@ -200,7 +200,9 @@ class ClosuresController(Controller):
     @get("/", operation_id="listClosures", summary="Clinic-wide closed periods")
     async def index(self, request: Req) -> list[PeriodView]:
         staff = request.user.is_staff
-        return [period_view(r, staff=staff) for r in await catalogue.list_closures(request.user)]
+        return [
+            period_view(r, staff=staff) for r in await catalogue.list_closures(request.user.actor)
+        ]
 
     @post(
         "/",
@@ -210,7 +212,7 @@ class ClosuresController(Controller):
         **body(PeriodCreate),
     )
     async def create(self, request: Req, data: JSONBody[PeriodCreate]) -> PeriodView:
-        return period_view(await catalogue.add_closure(request.user, data), staff=True)
+        return period_view(await catalogue.add_closure(request.user.actor, data), staff=True)
 
     @delete(
         "/{closure_id:uuid}",
@@ -219,4 +221,4 @@ class ClosuresController(Controller):
         guards=[ADMIN_MANAGER],
     )
     async def remove(self, request: Req, closure_id: FromPath[uuid.UUID]) -> None:
-        await catalogue.remove_closure(request.user, closure_id)
+        await catalogue.remove_closure(request.user.actor, closure_id)

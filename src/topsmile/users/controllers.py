@@ -34,7 +34,7 @@ class UsersController(Controller):
         page: ranges.Page = 1,
         pageSize: ranges.PageSize = 20,  # wire names: see core.ranges
     ) -> Page[UserView]:
-        rows, total = await service.list_users(request.user, page=page, page_size=pageSize)
+        rows, total = await service.list_users(request.user.actor, page=page, page_size=pageSize)
         return Page(items=[user_view(r) for r in rows], total=total, page=page, page_size=pageSize)
 
     @post(
@@ -46,9 +46,7 @@ class UsersController(Controller):
     )
     async def create(self, request: Req, data: JSONBody[StaffUserCreate]) -> UserView:
         rt = runtime_of(request)
-        return user_view(
-            await service.create_user(rt.hasher, request.user.clinic_id, data, actor=request.user)
-        )
+        return user_view(await service.create_user(rt.hasher, data, actor=request.user.actor))
 
     @patch(
         "/{user_id:uuid}",
@@ -63,5 +61,5 @@ class UsersController(Controller):
         self, request: Req, user_id: FromPath[uuid.UUID], data: JSONBody[StaffUserPatch]
     ) -> UserView:
         return user_view(
-            await service.update_user(runtime_of(request), request.user, user_id, data)
+            await service.update_user(runtime_of(request), request.user.actor, user_id, data)
         )

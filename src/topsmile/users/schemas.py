@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
 
 import msgspec
 
 from topsmile.auth.principal import Role
 from topsmile.core.schemas import Input, Output
 from topsmile.core.validation import Email, Name, Password
+from topsmile.users.tables import UserRow
 
 
 class UserView(Output):
@@ -40,15 +40,15 @@ class StaffUserPatch(Input):
     last_name: Name | msgspec.UnsetType = msgspec.UNSET
 
 
-def user_view(row: dict[str, Any]) -> UserView:
+def user_view(row: UserRow) -> UserView:
     return UserView(
-        id=row["id"],
-        clinic_id=row["clinic_id"],
-        email=row["email"],
-        first_name=row["first_name"],
-        last_name=row["last_name"],
-        role=row["role"],
-        email_verified=row["email_verified"],
-        active=row["active"],
-        created_at=row["created_at"],
+        id=row.id,
+        clinic_id=row.clinic_id,
+        email=row.email,
+        first_name=row.first_name,
+        last_name=row.last_name,
+        role=row.role,
+        email_verified=row.email_verified,
+        active=row.active,
+        created_at=row.created_at,
     )

@@ -14,37 +14,18 @@ from asyncpg.exceptions import UniqueViolationError
 
 from topsmile.auth import sessions
 from topsmile.auth.passwords import Hasher, check_password
-from topsmile.auth.principal import Principal, Role
-from topsmile.core import db, validation
+from topsmile.core import db, rows, validation
+from topsmile.core.actor import Actor, Role
 from topsmile.core.errors import Conflict, NotFound, ValidationError
+from topsmile.events.catalogue import Changed, NoPayload
 from topsmile.events.outbox import publish
-from topsmile.events.types import Event, new_event
+from topsmile.events.types import new_event
 from topsmile.runtime import Runtime
-from topsmile.users import queries
+from topsmile.users import events, queries
 from topsmile.users.schemas import StaffUserCreate, StaffUserPatch
+from topsmile.users.tables import UserRow
 
 EMAIL_TAKEN = "A user with this email already exists at this clinic."
-
-
-def _event(
-    name: str,
-    clinic_id: uuid.UUID,
-    entity_type: str,
-    entity_id: uuid.UUID,
-    actor: Principal | None,
-    ip: str | None = None,
-    **payload: Any,
-) -> Event:
-    return new_event(
-        name,
-        clinic_id=clinic_id,
-        entity_type=entity_type,
-        entity_id=entity_id,
-        actor_id=actor.user_id if actor else None,
-        actor_role=actor.role if actor else None,
-        ip=actor.ip if actor else ip,
-        payload=msgspec.to_builtins(payload),
-    )
 
 
 async def insert_user(
@@ -56,13 +37,14 @@ async def insert_user(
     last_name: str,
     role: Role,
     email_verified: bool = False,
-) -> dict[str, Any]:
+) -> UserRow:
     """Insert one user in the caller's clinic transaction; the inputs are already checked.
 
     A duplicate email hits app_user_clinic_id_email_key, which the one constraint mapping
     (core/constraints.py) answers with a 409.
     """
-    [user] = await db.fetch(
+    return await rows.fetch_only(
+        UserRow,
         "INSERT INTO app_user (clinic_id, email, password_hash, first_name, last_name,"
         " role, email_verified) VALUES ({}, {}, {}, {}, {}, {}, {}) RETURNING *",
         clinic_id,
@@ -73,17 +55,14 @@ async def insert_user(
         role,
         email_verified,
     )
-    return user
 
 
 # --- Staff users -------------------------------------------------------------------------
 
 
-async def list_users(
-    principal: Principal, *, page: int, page_size: int
-) -> tuple[list[dict[str, Any]], int]:
+async def list_users(actor: Actor, *, page: int, page_size: int) -> tuple[list[UserRow], int]:
     """Staff users (never patients), oldest first; a page of them and the total."""
-    async with db.tenant_transaction(principal.clinic_id):
+    async with db.tenant_transaction(actor.clinic_id):
         return await queries.staff_page(page=page, page_size=page_size)
 
 
@@ -93,14 +72,8 @@ def _staff_role(role: Role) -> Role:
     return role
 
 
-async def create_user(
-    hasher: Hasher,
-    clinic_id: uuid.UUID,
-    data: StaffUserCreate,
-    *,
-    actor: Principal | None,
-) -> dict[str, Any]:
-    """A staff user in `clinic_id` (the admin's clinic, or the operator's choice)."""
+async def create_user(hasher: Hasher, data: StaffUserCreate, *, actor: Actor) -> UserRow:
+    """A staff user in the actor's clinic (the admin's, or the one the operator named)."""
     role = _staff_role(data.role)
     email = validation.email(data.email)
     first_name = validation.name(data.first_name, "firstName")
@@ -108,18 +81,19 @@ async def create_user(
     check_password(data.password, email)
     password_hash = await hasher.hash(data.password)
     try:
-        async with db.tenant_transaction(clinic_id):
+        async with db.tenant_transaction(actor.clinic_id):
             if await queries.user_by_email(email) is not None:
                 raise Conflict(EMAIL_TAKEN)
             user = await insert_user(
-                clinic_id,
+                actor.clinic_id,
                 email=email,
                 password_hash=password_hash,
                 first_name=first_name,
                 last_name=last_name,
                 role=role,
             )
-            await publish(_event("user.created", clinic_id, "user", user["id"], actor, role=role))
+            created = events.UserCreated(role=role)
+            await publish(new_event(events.USER_CREATED, created, actor=actor, entity_id=user.id))
     except UniqueViolationError:
         raise Conflict(EMAIL_TAKEN) from None
     return user
@@ -134,8 +108,8 @@ async def _keep_an_admin(clinic_id: uuid.UUID, user_id: uuid.UUID) -> None:
 
 
 async def update_user(
-    rt: Runtime, principal: Principal, user_id: uuid.UUID, patch: StaffUserPatch
-) -> dict[str, Any]:
+    rt: Runtime, actor: Actor, user_id: uuid.UUID, patch: StaffUserPatch
+) -> UserRow:
     changes: dict[str, Any] = {}
     if patch.role is not msgspec.UNSET:
         changes["role"] = _staff_role(patch.role)
@@ -146,41 +120,40 @@ async def update_user(
     if patch.last_name is not msgspec.UNSET:
         changes["last_name"] = validation.name(patch.last_name, "lastName")
     revoked: list[uuid.UUID] = []
-    async with db.tenant_transaction(principal.clinic_id):
+    async with db.tenant_transaction(actor.clinic_id):
         user = await queries.user_by_id(user_id, lock=True)
-        if user is None or user["role"] == "patient":
+        if user is None or user.role == "patient":
             raise NotFound("No such staff user.")
-        changes = {key: value for key, value in changes.items() if user[key] != value}
+        changes = {key: value for key, value in changes.items() if getattr(user, key) != value}
         if not changes:
             return user
-        stays_admin = changes.get("role", user["role"]) == "admin"
-        stays_active = changes.get("active", user["active"])
-        if user["role"] == "admin" and user["active"] and not (stays_admin and stays_active):
-            await _keep_an_admin(principal.clinic_id, user_id)
-        updated = await db.update_row("app_user", user_id, changes)
+        stays_admin = changes.get("role", user.role) == "admin"
+        stays_active = changes.get("active", user.active)
+        if user.role == "admin" and user.active and not (stays_admin and stays_active):
+            await _keep_an_admin(actor.clinic_id, user_id)
+        updated = await rows.update_one(UserRow, user_id, changes)
         if changes.get("active") is False:
             revoked = await sessions.revoke(user_id=user_id, reason="deactivated")
-        await _publish_user_changes(principal, user, changes)
+        await _publish_user_changes(actor, user, changes)
     await rt.denylist.revoke_sessions(revoked)
     if "role" in changes or "active" in changes:
         await rt.denylist.user_changed(user_id)
     return updated
 
 
-async def _publish_user_changes(
-    principal: Principal, before: dict[str, Any], changes: dict[str, Any]
-) -> None:
-    def event(name: str, **payload: Any) -> Event:
-        return _event(name, principal.clinic_id, "user", before["id"], principal, **payload)
-
+async def _publish_user_changes(actor: Actor, before: UserRow, changes: dict[str, Any]) -> None:
+    user_id = before.id
     if "role" in changes:
-        await publish(event("user.role_changed", **{"from": before["role"], "to": changes["role"]}))
+        moved = events.RoleChanged(before=before.role, after=changes["role"])
+        await publish(new_event(events.USER_ROLE_CHANGED, moved, actor=actor, entity_id=user_id))
     if "active" in changes:
-        await publish(event("user.activated" if changes["active"] else "user.deactivated"))
+        kind = events.USER_ACTIVATED if changes["active"] else events.USER_DEACTIVATED
+        await publish(new_event(kind, NoPayload(), actor=actor, entity_id=user_id))
     names = [
         {"first_name": "firstName", "last_name": "lastName"}[key]
         for key in changes
         if key in ("first_name", "last_name")
     ]
     if names:
-        await publish(event("user.updated", fields=names))
+        updated = Changed(fields=names)
+        await publish(new_event(events.USER_UPDATED, updated, actor=actor, entity_id=user_id))
