@@ -19,15 +19,14 @@ import statistics
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import datetime
 
 import asyncpg
-import msgspec
 from piccolo.columns import UUID, Boolean, Text, Timestamptz
 from piccolo.table import Table
 from stores import fresh_stores
 
-from topsmile.core import db
+from topsmile.core import db, rows
+from topsmile.users.tables import UserRow
 
 
 class AppUserTable(Table, tablename="app_user"):
@@ -44,22 +43,6 @@ class AppUserTable(Table, tablename="app_user"):
     active = Boolean()
     created_at = Timestamptz()
     updated_at = Timestamptz()
-
-
-class UserRow(msgspec.Struct, frozen=True):
-    """The row struct the raw-SQL path decodes into."""
-
-    id: uuid.UUID
-    clinic_id: uuid.UUID
-    email: str
-    password_hash: str
-    first_name: str
-    last_name: str
-    role: str
-    email_verified: bool
-    active: bool
-    created_at: datetime
-    updated_at: datetime
 
 
 async def seed(owner_url: str, users: int) -> tuple[uuid.UUID, list[uuid.UUID]]:
@@ -124,8 +107,9 @@ async def main(users: int, runs: int) -> None:
                 return (await db.fetch("SELECT * FROM app_user WHERE id = {}", user_id))[0]
 
             async def raw_struct(user_id: uuid.UUID) -> object:
-                [row] = await db.fetch("SELECT * FROM app_user WHERE id = {}", user_id)
-                return UserRow(**row)
+                return await rows.fetch_only(
+                    UserRow, "SELECT * FROM app_user WHERE id = {}", user_id
+                )
 
             async def piccolo_update(user_id: uuid.UUID) -> object:
                 return await AppUserTable.update({AppUserTable.first_name: "Renamed"}).where(
@@ -133,15 +117,15 @@ async def main(users: int, runs: int) -> None:
                 )
 
             async def raw_update(user_id: uuid.UUID) -> object:
-                return await db.update_row("app_user", user_id, {"first_name": "Renamed"})
+                return await rows.update_one(UserRow, user_id, {"first_name": "Renamed"})
 
             cases = [
                 ("read by id: Piccolo `select().first()` (dict)", piccolo_read),
                 ("read by id: Piccolo `objects().first()` (Table instance)", piccolo_object),
                 ("read by id: raw SQL (dict)", raw_dict),
-                ("read by id: raw SQL → `UserRow` struct", raw_struct),
+                ("read by id: raw SQL → `UserRow` (`rows.fetch_only`)", raw_struct),
                 ("update one row: Piccolo `update().where()`", piccolo_update),
-                ("update one row: raw `db.update_row`", raw_update),
+                ("update one row: raw SQL → `UserRow` (`rows.update_one`)", raw_update),
             ]
             print("| query | median µs | p99 µs |\n|---|---|---|")
             for name, work in cases:

@@ -10,7 +10,6 @@ from topsmile.clinics import queries
 from topsmile.core import db, rows
 from topsmile.core.actor import Actor
 from topsmile.core.ranges import offset_of, parse_range
-from topsmile.core.rows import Row
 
 
 @dataclass(frozen=True)
@@ -21,10 +20,6 @@ class AuditFilter:
     action: str | None = None
     entity_type: str | None = None
     entity_id: str | None = None
-
-
-class _Total(Row, frozen=True):
-    n: int
 
 
 _WHERE = """
@@ -49,6 +44,6 @@ async def list_entries(
         start, end = parse_range(where.from_, where.to, clinic.timezone)
         values = (start, end, where.actor_id, where.action, where.entity_type, where.entity_id)
         args = [value for value in values for _ in (0, 1)]
-        total = await rows.fetch_only(_Total, _COUNT, *args)
+        total = await rows.count(_COUNT, *args)
         found = await rows.fetch_all(AuditRow, _PAGE, *args, page_size, offset_of(page, page_size))
-    return found, total.n
+    return found, total

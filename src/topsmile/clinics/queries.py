@@ -8,14 +8,9 @@ from topsmile.clinics.tables import ClinicRow
 from topsmile.core import rows
 
 
-class Exists(rows.Row, frozen=True):
-    found: bool
-
-
 async def any_clinic() -> bool:
     """Whether the database holds any clinic (system work: run it with no tenant)."""
-    answer = await rows.fetch_only(Exists, "SELECT EXISTS (SELECT 1 FROM clinic) AS found")
-    return answer.found
+    return await rows.exists("SELECT EXISTS (SELECT 1 FROM clinic) AS found")
 
 
 async def clinic_by_slug(slug: str) -> ClinicRow | None:

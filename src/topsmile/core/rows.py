@@ -3,7 +3,7 @@
 We keep raw SQL (with `{}` placeholders, through `db.fetch`) rather than Piccolo `Table`
 classes: the queries that matter here are ones Piccolo has no words for (row-level security,
 exclusion constraints, the search CTEs, `FOR UPDATE SKIP LOCKED` claims), and a primary-key
-read through a Piccolo table costs 3-5x the raw query (`bench/row_access.py`,
+read through a Piccolo table costs 2.5-4x the raw query (`bench/row_access.py`,
 docs/ARCHITECTURE.md "Typed rows"). What a `Table` class would give us — the schema readable
 in code and a typo caught by mypy — a `Row` gives too: each subclass names its table and
 lists its columns, and `tests/integration/test_rows.py` checks every one against the live
@@ -84,3 +84,21 @@ async def update_one(
         *changes.values(),
         row_id,
     )
+
+
+class _Count(Row, frozen=True):
+    n: int
+
+
+class _Exists(Row, frozen=True):
+    found: bool
+
+
+async def count(sql: str, *args: Any) -> int:
+    """The `n` that `sql` (`SELECT count(*) AS n …`) answers."""
+    return (await fetch_only(_Count, sql, *args)).n
+
+
+async def exists(sql: str, *args: Any) -> bool:
+    """The `found` that `sql` (`SELECT EXISTS (…) AS found`) answers."""
+    return (await fetch_only(_Exists, sql, *args)).found

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from topsmile.core import db, rows
 from topsmile.core.actor import Actor
 from topsmile.core.ranges import offset_of
-from topsmile.core.rows import Row
 from topsmile.notifications.log import Channel, Status
 from topsmile.notifications.tables import NotificationRow
 
@@ -19,10 +18,6 @@ class NotificationFilter:
     patient_id: uuid.UUID | None = None
     channel: Channel | None = None
     status: Status | None = None
-
-
-class _Total(Row, frozen=True):
-    n: int
 
 
 _WHERE = """
@@ -44,8 +39,8 @@ async def list_notifications(
     values = (where.appointment_id, where.patient_id, where.channel, where.status)
     args = [value for value in values for _ in (0, 1)]
     async with db.tenant_transaction(actor.clinic_id):
-        total = await rows.fetch_only(_Total, _COUNT, *args)
+        total = await rows.count(_COUNT, *args)
         found = await rows.fetch_all(
             NotificationRow, _PAGE, *args, page_size, offset_of(page, page_size)
         )
-    return found, total.n
+    return found, total

@@ -24,7 +24,6 @@ from topsmile.core import db, rows, validation
 from topsmile.core.actor import Actor
 from topsmile.core.errors import Conflict, EmailNotVerified, NotFound, ValidationError
 from topsmile.core.ranges import offset_of
-from topsmile.core.rows import Row
 from topsmile.events.catalogue import Changed, NoPayload
 from topsmile.events.outbox import publish
 from topsmile.events.types import new_event
@@ -88,12 +87,6 @@ class PatientFilter:
 Query = tuple[str, list[Any]]
 
 
-class PatientCount(Row, frozen=True):
-    """The count query of a search."""
-
-    n: int
-
-
 def search_queries(
     clinic_id: uuid.UUID, where: PatientFilter, *, page: int, page_size: int
 ) -> tuple[Query, Query]:
@@ -138,9 +131,9 @@ async def search(
     """One page of the clinic's patients by last name, first name, id; and the total."""
     count, listing = search_queries(actor.clinic_id, where, page=page, page_size=page_size)
     async with db.tenant_transaction(actor.clinic_id):
-        total = await rows.fetch_only(PatientCount, count[0], *count[1])
+        total = await rows.count(count[0], *count[1])
         found = await rows.fetch_all(PatientRow, listing[0], *listing[1])
-    return found, total.n
+    return found, total
 
 
 # --- Reads -----------------------------------------------------------------------------------

@@ -15,10 +15,6 @@ from topsmile.core.ranges import offset_of
 from topsmile.users.tables import UserRow
 
 
-class Count(rows.Row, frozen=True):
-    n: int
-
-
 async def user_by_email(email: str) -> UserRow | None:
     return await rows.fetch_one(UserRow, "SELECT * FROM app_user WHERE email = {}", email)
 
@@ -30,27 +26,19 @@ async def user_by_id(user_id: uuid.UUID, *, lock: bool = False) -> UserRow | Non
 
 async def staff_page(*, page: int, page_size: int) -> tuple[list[UserRow], int]:
     """Staff users (never patients), oldest first; a page of them and the total."""
-    count = await rows.fetch_only(
-        Count, "SELECT count(*) AS n FROM app_user WHERE role <> 'patient'"
-    )
+    total = await rows.count("SELECT count(*) AS n FROM app_user WHERE role <> 'patient'")
     users = await rows.fetch_all(
         UserRow,
         "SELECT * FROM app_user WHERE role <> 'patient' ORDER BY created_at, id LIMIT {} OFFSET {}",
         page_size,
         offset_of(page, page_size),
     )
-    return users, count.n
-
-
-class Exists(rows.Row, frozen=True):
-    found: bool
+    return users, total
 
 
 async def other_active_admin(user_id: uuid.UUID) -> bool:
-    answer = await rows.fetch_only(
-        Exists,
+    return await rows.exists(
         "SELECT EXISTS (SELECT 1 FROM app_user WHERE role = 'admin' AND active AND id <> {})"
         " AS found",
         user_id,
     )
-    return answer.found
