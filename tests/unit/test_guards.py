@@ -40,21 +40,21 @@ def connection(
     return ASGIConnection(scope)
 
 
-def test_signed_in_refuses_anonymous() -> None:
+async def test_signed_in_refuses_anonymous() -> None:
     with pytest.raises(Unauthenticated):
-        signed_in(connection(None), None)  # type: ignore[arg-type]
+        await signed_in(connection(None), None)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE"])
-def test_unsafe_methods_need_the_sessions_csrf_token(method: str) -> None:
-    signed_in(connection("patient", method), None)  # type: ignore[arg-type]
+async def test_unsafe_methods_need_the_sessions_csrf_token(method: str) -> None:
+    await signed_in(connection("patient", method), None)  # type: ignore[arg-type]
     for bad in (None, "", "bad", "good "):
         with pytest.raises(CsrfFailed):
-            signed_in(connection("patient", method, csrf=bad), None)  # type: ignore[arg-type]
+            await signed_in(connection("patient", method, csrf=bad), None)  # type: ignore[arg-type]
 
 
-def test_safe_methods_need_no_csrf() -> None:
-    signed_in(connection("patient", "GET", csrf=None), None)  # type: ignore[arg-type]
+async def test_safe_methods_need_no_csrf() -> None:
+    await signed_in(connection("patient", "GET", csrf=None), None)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -66,12 +66,12 @@ def test_safe_methods_need_no_csrf() -> None:
         (STAFF, {"admin", "manager", "receptionist", "provider"}),
     ],
 )
-def test_role_guards_follow_the_matrix(guard: Any, allowed: set[str]) -> None:
+async def test_role_guards_follow_the_matrix(guard: Any, allowed: set[str]) -> None:
     for role in ROLES:
         if role in allowed:
-            guard(connection(role), None)
+            await guard(connection(role), None)
         else:
             with pytest.raises(Forbidden):
-                guard(connection(role), None)
+                await guard(connection(role), None)
     with pytest.raises(Unauthenticated):
-        guard(connection(None), None)
+        await guard(connection(None), None)

@@ -1,10 +1,16 @@
 from __future__ import annotations
 
+import io
 import json
 import logging
+import uuid
+from typing import Any
 
+import pytest
+
+from topsmile.core import logging as core_logging
 from topsmile.core.context import begin_request
-from topsmile.core.logging import JsonFormatter, redact, redact_text
+from topsmile.core.logging import JsonFormatter, log_access, redact, redact_text
 
 
 def test_secrets_are_redacted_by_key() -> None:
@@ -47,3 +53,58 @@ def test_json_lines_carry_the_request_id() -> None:
     assert line["msg"] == "hello x"
     assert line["requestId"] == "req-42"
     assert "someone@example.com" not in line["email"]
+
+
+def test_the_access_line_is_the_formatters_line(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """`log_access` writes without a LogRecord: the same fields, order and redaction as
+    JsonFormatter gives `access_log.info("request", extra=…)`."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    monkeypatch.setattr(logging.getLogger(), "handlers", [handler])
+    caplog.set_level(logging.INFO, logger="topsmile.access")
+    monkeypatch.setattr(core_logging, "_handler", handler)
+    context = begin_request("req-7")
+    context.user_id, context.clinic_id = str(uuid.uuid4()), str(uuid.uuid4())
+    fields: dict[str, Any] = {
+        "method": "GET",
+        "route": "/api/users/ana.souza@example.com/eyJa.eyJb.c",
+        "status": 404,
+        "durationMs": 1.25,
+        "userId": context.user_id,
+        "clinicId": context.clinic_id,
+    }
+    log_access("req-7", *fields.values())
+    fast = json.loads(stream.getvalue())
+    record = logging.LogRecord("topsmile.access", logging.INFO, "", 0, "request", None, None)
+    record.__dict__.update(fields)
+    slow = json.loads(JsonFormatter().format(record))
+    assert list(fast) == list(slow)
+    assert {k: v for k, v in fast.items() if k != "ts"} == {
+        k: v for k, v in slow.items() if k != "ts"
+    }
+    assert "ana.souza@" not in fast["route"]
+    assert "eyJa" not in fast["route"]
+    assert fast["requestId"] == "req-7"
+
+
+def test_the_access_line_follows_the_logging_configuration(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Logging configured some other way (here pytest's capture) still gets the line as a
+    record; a level above INFO drops it."""
+    monkeypatch.setattr(core_logging, "_handler", None)
+    with caplog.at_level(logging.INFO, logger="topsmile.access"):
+        log_access("req-8", "GET", "/api/health/live", 200, 0.5, None, None)
+    [record] = [r for r in caplog.records if r.name == "topsmile.access"]
+    assert (record.getMessage(), record.route, record.status) == (
+        "request",
+        "/api/health/live",
+        200,
+    )  # type: ignore[attr-defined]
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="topsmile.access"):
+        log_access("req-9", "GET", "/api/health/live", 200, 0.5, None, None)
+    assert [r for r in caplog.records if r.name == "topsmile.access"] == []

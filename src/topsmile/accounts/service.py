@@ -225,11 +225,16 @@ async def me(actor: Actor) -> tuple[UserRow, ClinicRow]:
     if actor.user_id is None:
         raise Unauthenticated("Sign in to continue.")
     async with db.tenant_transaction(actor.clinic_id):
-        user = await users.user_by_id(actor.user_id)
-        clinic = await clinics.clinic_by_id(actor.clinic_id)
-    if user is None:
+        # One round trip for both rows (every page load asks): each table's whole row as a
+        # composite value, read into the same row types as `user_by_id` and `clinic_by_id`.
+        found = await db.fetch(
+            'SELECT u AS "user", c AS clinic FROM app_user u JOIN clinic c ON c.id = u.clinic_id'
+            " WHERE u.id = {}",
+            actor.user_id,
+        )
+    if not found:
         raise Unauthenticated("Sign in again.")
-    return user, clinic
+    return UserRow(**found[0]["user"]), ClinicRow(**found[0]["clinic"])
 
 
 async def list_sessions(principal: Principal) -> list[SessionRow]:

@@ -22,7 +22,10 @@ from topsmile.runtime import Runtime
 
 def _cookie(scope: Scope, name: str) -> str | None:
     """The cookie through the parser `request.cookies` uses (one parser everywhere): a
-    malformed unrelated cookie cannot hide the session cookie next to it."""
+    malformed unrelated cookie cannot hide the session cookie next to it. Without a Cookie
+    header there is nothing to parse (most anonymous calls: health checks, public pages)."""
+    if not any(header == b"cookie" for header, _ in scope["headers"]):
+        return None
     return ASGIConnection[Any, Any, Any, Any](scope).cookies.get(name)
 
 

@@ -48,7 +48,9 @@ def trusted_origins(scheme: str, host: str | None, cors_origins: tuple[str, ...]
     return {origin for value in candidates if (origin := parse_origin(value))}
 
 
-def not_cross_site(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+async def not_cross_site(
+    connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
+) -> None:
     """The guard on every session-less browser endpoint."""
     headers = connection.headers
     if headers.get("sec-fetch-site", "").strip().lower() == "cross-site":

@@ -86,8 +86,10 @@ def principal_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal:
     return principal
 
 
-def signed_in(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-    """Any valid session; unsafe methods also need the CSRF header bound to the session."""
+async def signed_in(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """Any valid session; unsafe methods also need the CSRF header bound to the session.
+
+    Guards are `async def`: Litestar runs a plain `def` guard in a worker thread."""
     principal = principal_of(connection)
     if connection.scope.get("method") in _UNSAFE:
         sent = connection.headers.get("x-csrf-token", "")
@@ -98,8 +100,10 @@ def signed_in(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandle
 def allow(*roles: Role) -> Any:
     """A guard admitting only `roles` (after `signed_in`'s checks)."""
 
-    def guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
-        signed_in(connection, handler)
+    async def guard(
+        connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
+    ) -> None:
+        await signed_in(connection, handler)
         if principal_of(connection).role not in roles:
             raise Forbidden("Your role may not do this.")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import secrets
@@ -26,6 +27,7 @@ VERIFY_EMAIL_TTL = timedelta(hours=24)
 PASSWORD_RESET_TTL = timedelta(minutes=30)
 
 
+@functools.lru_cache(maxsize=64)
 def derive_key(secret: str, purpose: str) -> bytes:
     """One secret, separate keys per purpose, so a leak of one use tells nothing of another."""
     return hmac.new(secret.encode(), f"topsmile:{purpose}".encode(), hashlib.sha256).digest()
@@ -62,29 +64,41 @@ def issue_access_token(secret: str, claims: AccessClaims) -> str:
 def read_access_token(secret: str, token: str) -> AccessClaims:
     """Verify signature (HS256 only: `none` and any other algorithm are refused) and claims."""
     try:
-        payload: dict[str, Any] = jwt.decode(
-            token,
-            derive_key(secret, "jwt"),
-            algorithms=[ALGORITHM],
-            audience=AUDIENCE,
-            issuer=ISSUER,
-            leeway=LEEWAY,
-            options={
-                "require": ["exp", "iat", "sub", "cid", "sid", "role", "jti"],
-                "verify_iat": False,
-            },
-        )
-        # PyJWT checks exp against the wall clock; our clock may be moved in tests.
-        if payload["exp"] + LEEWAY.total_seconds() < clock.now().timestamp():
-            raise InvalidToken("expired")
-        return AccessClaims(
-            user_id=uuid.UUID(payload["sub"]),
-            clinic_id=uuid.UUID(payload["cid"]),
-            role=str(payload["role"]),
-            session_id=uuid.UUID(payload["sid"]),
-        )
+        claims, expires = _verified_access_token(secret, token)
     except (jwt.PyJWTError, ValueError, KeyError, TypeError) as exc:
         raise InvalidToken(str(exc)) from None
+    # PyJWT checks exp against the wall clock; our clock may be moved in tests. Checked on
+    # every use, since the verification below is remembered.
+    if expires + LEEWAY.total_seconds() < clock.now().timestamp():
+        raise InvalidToken("expired")
+    return claims
+
+
+@functools.lru_cache(maxsize=4096)
+def _verified_access_token(secret: str, token: str) -> tuple[AccessClaims, float]:
+    """The claims of a token whose signature and claims verified, remembered per exact token
+    string: a client sends the same token for its 15 minutes, and verifying it (base64,
+    HMAC, JSON, claim checks) is a large share of a small request. Failures raise and are
+    not remembered. Whether the session is live is never cached here (sessions.py)."""
+    payload: dict[str, Any] = jwt.decode(
+        token,
+        derive_key(secret, "jwt"),
+        algorithms=[ALGORITHM],
+        audience=AUDIENCE,
+        issuer=ISSUER,
+        leeway=LEEWAY,
+        options={
+            "require": ["exp", "iat", "sub", "cid", "sid", "role", "jti"],
+            "verify_iat": False,
+        },
+    )
+    claims = AccessClaims(
+        user_id=uuid.UUID(payload["sub"]),
+        clinic_id=uuid.UUID(payload["cid"]),
+        role=str(payload["role"]),
+        session_id=uuid.UUID(payload["sid"]),
+    )
+    return claims, float(payload["exp"])
 
 
 def csrf_token(secret: str, session_id: uuid.UUID) -> str:

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 import os
+import string
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from typing import Any, TypeVar
 
-from piccolo.engine.postgres import PostgresEngine
-from piccolo.querystring import QueryString
+from piccolo.engine.postgres import PostgresEngine, PostgresTransaction
 
 os.environ.setdefault("PICCOLO_CONF", "topsmile.piccolo_conf")
 
@@ -59,23 +60,102 @@ async def close_pool() -> None:
         await DB.close_connection_pool()
 
 
+@functools.lru_cache(maxsize=2048)
+def _numbered(sql: str) -> tuple[str, int]:
+    """`{}` placeholders as asyncpg's `$1, $2, …` (and `{{`/`}}` as braces), read the way
+    Piccolo's QueryString reads them; worked out once per distinct SQL string."""
+    parts: list[str] = []
+    count = 0
+    for literal, field, _, _ in string.Formatter().parse(sql):
+        parts.append(literal)
+        if field is not None:
+            count += 1
+            parts.append(f"${count}")
+    return "".join(parts), count
+
+
 async def fetch(sql: str, *args: Any) -> list[dict[str, Any]]:
-    """Run raw SQL (`{}` placeholders) in the current transaction, or on the pool."""
-    rows: list[dict[str, Any]] = await DB.run_querystring(QueryString(sql, *args))
+    """Run raw SQL (`{}` placeholders) in the current transaction, or on the pool.
+
+    Straight to asyncpg's `fetch` (which prepares each statement once per connection) on
+    the connection of the transaction Piccolo sees as current, so Piccolo queries and ours
+    share it."""
+    query, count = _numbered(sql)
+    if count != len(args):
+        raise TypeError(f"{count} placeholder(s) but {len(args)} argument(s) in {sql!r}")
+    transaction = DB.current_transaction.get()
+    if transaction is not None:
+        return await _run(transaction.connection, query, args)
+    if DB.pool is not None:
+        async with DB.pool.acquire() as pooled:
+            return await _run(pooled, query, args)
+    connection = await DB.get_new_connection()  # migrations and tools run before any pool
+    try:
+        return await _run(connection, query, args)
+    finally:
+        await connection.close()
+
+
+async def _run(connection: Any, query: str, args: tuple[Any, ...]) -> list[dict[str, Any]]:
+    # asyncpg Records: read-only mappings, what Piccolo's `run_querystring` returned too.
+    rows: list[dict[str, Any]] = await connection.fetch(query, *args)
     return rows
 
 
-_after_commit: ContextVar[list[Callable[[], None]] | None] = ContextVar(
-    "topsmile_after_commit", default=None
-)
+class _TenantTransaction(PostgresTransaction):
+    """A Piccolo transaction (queries made through Piccolo inside it join it) whose BEGIN
+    carries the tenant setting: `BEGIN; SELECT set_config(…)` goes as one simple-query
+    message, one round trip instead of two."""
+
+    __slots__ = ("callbacks", "clinic_id")
+
+    def __init__(self, clinic_id: uuid.UUID | None) -> None:
+        super().__init__(DB)
+        self.clinic_id = clinic_id
+        self.callbacks: list[Callable[[], None]] = []
+
+    async def __aenter__(self) -> _TenantTransaction:
+        # Inlined, not a parameter (the simple-query protocol takes none), so only a UUID's
+        # own canonical text may reach the statement (asyncpg's rows give a UUID subclass).
+        if self.clinic_id is not None and not isinstance(self.clinic_id, uuid.UUID):
+            raise TypeError("clinic_id must be a uuid.UUID")
+        tenant = str(self.clinic_id) if self.clinic_id is not None else ""
+        self.connection = await self.get_connection()  # type: ignore[no-untyped-call]
+        try:
+            await self.connection.execute(
+                f"BEGIN; SELECT set_config('app.clinic_id', '{tenant}', true)"
+            )
+        except BaseException:
+            await self._give_back()
+            raise
+        self.context = DB.current_transaction.set(self)
+        return self
+
+    async def __aexit__(self, exc_type: Any, exc: Any, traceback: Any) -> bool:
+        try:
+            await self.connection.execute("COMMIT" if exc_type is None else "ROLLBACK")
+        finally:
+            DB.current_transaction.reset(self.context)
+            await self._give_back()
+        return False
+
+    async def _give_back(self) -> None:
+        # The pool rolls back anything still open before the next user gets the connection.
+        if DB.pool is not None:
+            await DB.pool.release(self.connection)
+        else:
+            await self.connection.close()
+
+
+_open: ContextVar[_TenantTransaction | None] = ContextVar("topsmile_transaction", default=None)
 
 
 def after_commit(callback: Callable[[], None]) -> None:
     """Run `callback` once the current transaction has committed (never on rollback)."""
-    callbacks = _after_commit.get()
-    if callbacks is None:
+    transaction = _open.get()
+    if transaction is None:
         raise RuntimeError("after_commit() needs an open tenant_transaction()")
-    callbacks.append(callback)
+    transaction.callbacks.append(callback)
 
 
 async def update_row(
@@ -103,25 +183,22 @@ async def tenant_transaction(clinic_id: uuid.UUID | None) -> AsyncIterator[None]
     connection (and stays correct behind PgBouncer in transaction mode). Nested calls join
     the outer transaction and must name the same clinic.
     """
-    outer = _after_commit.get()
+    outer = _open.get()
     if outer is not None:
-        current = await fetch("SELECT app_clinic_id() AS clinic_id")
-        if current[0]["clinic_id"] != clinic_id:
+        if outer.clinic_id != clinic_id:
             raise RuntimeError("a nested transaction must stay in the same clinic")
         yield
         return
-    callbacks: list[Callable[[], None]] = []
-    token = _after_commit.set(callbacks)
+    if DB.current_transaction.get() is not None:
+        raise RuntimeError("tenant_transaction() cannot join a bare Piccolo transaction")
+    transaction = _TenantTransaction(clinic_id)
+    token = _open.set(transaction)
     try:
-        async with DB.transaction():
-            await fetch(
-                "SELECT set_config('app.clinic_id', {}, true)",
-                str(clinic_id) if clinic_id else "",
-            )
+        async with transaction:
             yield
     finally:
-        _after_commit.reset(token)
-    for callback in callbacks:
+        _open.reset(token)
+    for callback in transaction.callbacks:
         callback()
 
 

@@ -6,8 +6,11 @@ import json
 import logging
 import re
 import sys
+import time
 from datetime import UTC, datetime
 from typing import Any
+
+import msgspec
 
 from topsmile.core.context import current
 
@@ -72,9 +75,76 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
+access_log = logging.getLogger("topsmile.access")
+_handler: logging.StreamHandler[Any] | None = None  # ours, once configure_logging() ran
+
+
+class _AccessLine(msgspec.Struct):
+    """The access line's fields, in the order JsonFormatter writes them."""
+
+    ts: str
+    level: str
+    logger: str
+    msg: str
+    requestId: str
+    method: str
+    route: str
+    status: int
+    durationMs: float
+    userId: str | None
+    clinicId: str | None
+
+
+_encode = msgspec.json.Encoder().encode
+
+
+def log_access(
+    request_id: str,
+    method: str,
+    route: str,
+    status: int,
+    duration_ms: float,
+    user_id: str | None,
+    clinic_id: str | None,
+) -> None:
+    """One request's access line: what `access_log.info("request", extra=…)` would write
+    through JsonFormatter (same fields, same redaction), without building a LogRecord and
+    running the formatter and `json.dumps` on every request."""
+    if not access_log.isEnabledFor(logging.INFO):
+        return
+    handler = _handler
+    fields = {"method": method, "route": route, "status": status, "durationMs": duration_ms}
+    if handler is None or handler not in logging.getLogger().handlers or access_log.handlers:
+        # Logging configured some other way: let it decide where the line goes.
+        access_log.info("request", extra={**fields, "userId": user_id, "clinicId": clinic_id})
+        return
+    line = _AccessLine(
+        ts=datetime.fromtimestamp(time.time(), UTC).isoformat(timespec="milliseconds"),
+        level="info",
+        logger=access_log.name,
+        msg="request",
+        requestId=request_id,
+        method=redact_text(method),
+        route=redact_text(route),
+        status=status,
+        durationMs=duration_ms,
+        userId=redact_text(user_id) if user_id is not None else None,
+        clinicId=redact_text(clinic_id) if clinic_id is not None else None,
+    )
+    text = _encode(line).decode() + "\n"
+    try:
+        with handler.lock:  # type: ignore[union-attr]
+            handler.stream.write(text)
+            handler.stream.flush()
+    except Exception:  # a closed or broken stream: logging's own path reports it
+        access_log.info("request", extra={**fields, "userId": user_id, "clinicId": clinic_id})
+
+
 def configure_logging(level: str = "INFO") -> None:
+    global _handler
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
+    _handler = handler
     # Our lines carry no file/line: skip the stack walk logging does for every record
     # (the documented switch; it is a measurable share of a small request's cost).
     logging._srcfile = None

@@ -6,15 +6,13 @@ before routing get the same headers and log line as everything else.
 
 from __future__ import annotations
 
-import logging
 import time
 from typing import Any
 
 from litestar.types import ASGIApp, Message, Receive, Send
 
 from topsmile.core.context import accept_request_id, begin_request
-
-access_log = logging.getLogger("topsmile.access")
+from topsmile.core.logging import log_access
 
 _BASE_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
@@ -34,8 +32,11 @@ class EdgeMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
-        context = begin_request(accept_request_id(incoming))
+        incoming = b""
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                incoming = value
+        context = begin_request(accept_request_id(incoming.decode("latin-1")))
         request_id = context.request_id.encode()
         path = scope["path"]
         extra_headers = [*_BASE_HEADERS, (b"x-request-id", request_id)]
@@ -58,14 +59,12 @@ class EdgeMiddleware:
         try:
             await self.app(scope, receive, send_with_headers)
         finally:
-            access_log.info(
-                "request",
-                extra={
-                    "method": scope["method"],
-                    "route": scope.get("path_template") or path,
-                    "status": status,
-                    "durationMs": round((time.perf_counter() - started) * 1000, 2),
-                    "userId": context.user_id,
-                    "clinicId": context.clinic_id,
-                },
+            log_access(
+                context.request_id,
+                scope["method"],
+                scope.get("path_template") or path,
+                status,
+                round((time.perf_counter() - started) * 1000, 2),
+                context.user_id,
+                context.clinic_id,
             )

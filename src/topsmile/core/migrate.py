@@ -104,7 +104,7 @@ def raw_sql(
 ) -> Callable[[], Awaitable[MigrationManager]]:
     """A Piccolo migration's `forwards` that runs raw SQL statements in order.
 
-    Statements pass through Piccolo's QueryString, where `{}` is a placeholder: write no
+    Statements pass through `db.fetch`, where `{}` is a placeholder: write no
     literal braces (e.g. `jsonb_build_object()` rather than `'{}'`).
     """
 

@@ -1,8 +1,9 @@
 """Reads of `app_user`, the one place other packages read users through.
 
-Each runs in the caller's clinic transaction (row-level security scopes it). The session
-check's join on `app_user` (auth/sessions.py) is the one read kept elsewhere: it is the hot
-path of every request and reads only the role and the active flag.
+Each runs in the caller's clinic transaction (row-level security scopes it). Two reads are
+kept elsewhere, both hot paths: the session check's join on `app_user` (auth/sessions.py,
+every request: the role and the active flag) and `/api/auth/me`'s user-with-clinic query
+(accounts/service.py, one round trip instead of two).
 """
 
 from __future__ import annotations

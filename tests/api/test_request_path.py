@@ -1,0 +1,105 @@
+"""What every request pays for (issue 9, item 7): no worker-thread hops, few round trips."""
+
+from __future__ import annotations
+
+import inspect
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+from litestar.routes import HTTPRoute
+from redis.asyncio import Redis
+
+from tests.api.auth_fixtures import SeededClinic
+from topsmile.accounts import service
+from topsmile.clinics import queries as clinics
+from topsmile.core import db
+from topsmile.core.actor import Actor
+from topsmile.core.errors import Unauthenticated
+from topsmile.core.middleware import EdgeMiddleware
+from topsmile.users import queries as users
+
+
+def test_no_guard_or_handler_runs_in_a_worker_thread(app: EdgeMiddleware) -> None:
+    """Litestar runs a plain `def` guard, and a `def` handler marked `sync_to_thread`, in a
+    thread pool: a hand-off (and GIL contention) on every call of every route."""
+    threaded = []
+    for route in app.app.routes:
+        if not isinstance(route, HTTPRoute):
+            continue
+        for handler in route.route_handlers:
+            guards = handler.resolve_guards()
+            threaded += [
+                f"{route.path} guard {guard!r}"
+                for guard in guards
+                if not inspect.iscoroutinefunction(guard)
+            ]
+            if handler.has_sync_callable and handler.sync_to_thread:
+                threaded.append(f"{route.path} handler {handler.handler_name}")
+    assert threaded == []
+
+
+async def test_me_reads_user_and_clinic_in_one_query_with_the_same_rows(
+    clinic: SeededClinic,
+) -> None:
+    user_id = clinic.users["receptionist"]
+    user, own_clinic = await service.me(Actor(clinic.id, user_id, "receptionist"))
+    async with db.tenant_transaction(clinic.id):
+        assert user == await users.user_by_id(user_id)
+        assert own_clinic == await clinics.clinic_by_id(clinic.id)
+    with pytest.raises(Unauthenticated):
+        await service.me(Actor(clinic.id, uuid.uuid4(), "receptionist"))
+
+
+async def _redis_calls(redis: Redis) -> Counter[str]:
+    stats: dict[str, Any] = await redis.info("commandstats")
+    # INFO is this test's own call; PING is the invalidation subscriber's health check,
+    # which runs on its own schedule.
+    skip = {"cmdstat_info", "cmdstat_ping"}
+    return Counter({k: int(v["calls"]) for k, v in stats.items() if k not in skip})
+
+
+async def _on_every_pooled_connection(action: Callable[[Any], None]) -> None:
+    pool = db.DB.pool
+    assert pool is not None
+    held = [await pool.acquire() for _ in range(pool.get_max_size())]
+    try:
+        for connection in held:
+            action(connection)
+    finally:
+        for connection in held:
+            await pool.release(connection)
+
+
+async def test_warm_me_is_one_redis_call_and_one_three_statement_transaction(
+    app: EdgeMiddleware, staff: httpx.AsyncClient
+) -> None:
+    """`GET /api/auth/me` with this process's session cache warm: one Redis round trip
+    (denylist, user marker and throttle in one script) and the handler's one transaction:
+    BEGIN with the tenant setting, the one query, COMMIT."""
+    redis: Redis = app.app.state.redis
+    queries: list[str] = []
+
+    def log(query: Any) -> None:
+        queries.append(query.query)
+
+    await _on_every_pooled_connection(lambda connection: connection.add_query_logger(log))
+    try:
+        # Warms the session cache, and the connection's prepared statements and types.
+        assert (await staff.get("/api/auth/me")).status_code == 200
+        queries.clear()
+        before = await _redis_calls(redis)
+        assert (await staff.get("/api/auth/me")).status_code == 200
+        after = await _redis_calls(redis)
+    finally:
+        await _on_every_pooled_connection(lambda connection: connection.remove_query_logger(log))
+    # One round trip: the EVALSHA; Redis also counts the commands the script runs inside.
+    script = {"cmdstat_exists": 2, "cmdstat_incr": 1, "cmdstat_ttl": 1}
+    assert after - before == Counter({"cmdstat_evalsha": 1, **script})
+    assert len(queries) == 3, queries
+    assert queries[0].startswith("BEGIN; SELECT set_config('app.clinic_id', ")
+    assert "FROM app_user u JOIN clinic c" in queries[1]
+    assert queries[2] == "COMMIT"
