@@ -18,7 +18,7 @@ from topsmile.audit.controllers import AuditController
 from topsmile.auth.middleware import AuthMiddleware
 from topsmile.clinics.controllers import ClinicsController
 from topsmile.config import Settings, load_settings
-from topsmile.core import db
+from topsmile.core import db, rows
 from topsmile.core.errors import handle_exception
 from topsmile.core.health import HealthController
 from topsmile.core.logging import configure_logging
@@ -46,10 +46,10 @@ MAX_JSON_BODY = 1024 * 1024
 
 
 async def _warn_if_rls_bypassed() -> None:
-    rows = await db.fetch(
-        "SELECT rolsuper OR rolbypassrls AS bypass FROM pg_roles WHERE rolname = current_user"
-    )
-    if rows and rows[0]["bypass"]:
+    if await rows.exists(
+        "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = current_user"
+        " AND (rolsuper OR rolbypassrls)) AS found"
+    ):
         log.warning("DATABASE_URL's role can bypass row-level security; use the application role")
 
 

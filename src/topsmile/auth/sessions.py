@@ -23,7 +23,7 @@ from topsmile.auth import tokens
 from topsmile.auth.principal import Principal, Role
 from topsmile.auth.session_cache import CHANNEL, TTL, SessionCache
 from topsmile.config import Rate
-from topsmile.core import clock, db
+from topsmile.core import clock, db, rows
 from topsmile.core.throttle import Decision
 
 log = logging.getLogger("topsmile.sessions")
@@ -159,6 +159,10 @@ async def open_session(
     return IssuedSession(session_id, refresh, expires_at)
 
 
+class _Revoked(rows.Row, frozen=True):
+    id: uuid.UUID
+
+
 async def revoke(
     *,
     user_id: uuid.UUID | None = None,
@@ -167,7 +171,8 @@ async def revoke(
     reason: str,
 ) -> list[uuid.UUID]:
     """Revoke sessions (all of a user's, or the listed ones) in the current transaction."""
-    rows = await db.fetch(
+    revoked = await rows.fetch_all(
+        _Revoked,
         """
         UPDATE auth_session SET revoked_at = {}, revoked_reason = {}
         WHERE revoked_at IS NULL
@@ -185,7 +190,7 @@ async def revoke(
         keep,
         keep,
     )
-    return [row["id"] for row in rows]
+    return [row.id for row in revoked]
 
 
 async def load_principal(
@@ -205,9 +210,9 @@ async def load_principal(
         row = await _live_session(claims)
         if row is None:
             return None
-        role = row["role"]
+        role = row.role
         if trust_cache:
-            cache.put(claims.session_id, claims.user_id, role, row["expires_at"], epoch)
+            cache.put(claims.session_id, claims.user_id, role, row.expires_at, epoch)
     return Principal.of(
         user_id=claims.user_id,
         clinic_id=claims.clinic_id,
@@ -218,9 +223,17 @@ async def load_principal(
     )
 
 
-async def _live_session(claims: tokens.AccessClaims) -> dict[str, Any] | None:
+class LiveSession(rows.Row, frozen=True):
+    """What the session check needs of a live session: the user's current role."""
+
+    role: Role
+    expires_at: datetime
+
+
+async def _live_session(claims: tokens.AccessClaims) -> LiveSession | None:
     async with db.tenant_transaction(claims.clinic_id):
-        rows = await db.fetch(
+        return await rows.fetch_one(
+            LiveSession,
             """
             SELECT u.role, s.expires_at FROM auth_session s JOIN app_user u ON u.id = s.user_id
             WHERE s.id = {} AND s.user_id = {} AND s.revoked_at IS NULL
@@ -230,4 +243,3 @@ async def _live_session(claims: tokens.AccessClaims) -> dict[str, Any] | None:
             claims.user_id,
             clock.now(),
         )
-    return rows[0] if rows else None

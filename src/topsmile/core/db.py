@@ -158,22 +158,6 @@ def after_commit(callback: Callable[[], None]) -> None:
     transaction.callbacks.append(callback)
 
 
-async def update_row(
-    table: str, row_id: uuid.UUID, changes: dict[str, Any], *, jsonb: frozenset[str] = frozenset()
-) -> dict[str, Any]:
-    """Set `changes` on one row (and `updated_at`), returning it. Table and column names come
-    from the code's own allow-lists, never from input; values are always parameters."""
-    assignments = ", ".join(
-        f"{column} = {{}}" + ("::jsonb" if column in jsonb else "") for column in changes
-    )
-    rows = await fetch(
-        f"UPDATE {table} SET {assignments}, updated_at = now() WHERE id = {{}} RETURNING *",  # noqa: S608
-        *changes.values(),
-        row_id,
-    )
-    return rows[0]
-
-
 @asynccontextmanager
 async def tenant_transaction(clinic_id: uuid.UUID | None) -> AsyncIterator[None]:
     """The one way to open a transaction: row-level security sees only `clinic_id`'s rows.
