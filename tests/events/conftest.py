@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from tests.support.smtp import LocalSmtp
+from tests.support.twilio import LocalTwilio
 from topsmile.core import clock
 from topsmile.core.actor import Actor
 from topsmile.events import bus
@@ -15,6 +17,9 @@ from topsmile.events.bus import Bus
 from topsmile.events.relay import RelayConfig
 from topsmile.events.types import AppointmentNotice, Event, Recipient, new_event
 from topsmile.scheduling.events import APPOINTMENT_REMINDER_DUE
+
+# The Twilio account the local Twilio server (tests/support/twilio.py) accepts.
+SID, TOKEN = "AC" + "1" * 32, "twilio-test-token"
 
 FAST = RelayConfig(
     concurrency=4,
@@ -73,3 +78,15 @@ def reminder(
         entity_id=notice.appointment_id,
         due_at=due_at,
     )
+
+
+@pytest.fixture
+async def smtp() -> AsyncIterator[LocalSmtp]:
+    async with LocalSmtp() as server:
+        yield server
+
+
+@pytest.fixture
+def twilio() -> Iterator[LocalTwilio]:
+    with LocalTwilio(SID, TOKEN) as server:
+        yield server

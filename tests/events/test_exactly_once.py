@@ -8,12 +8,12 @@ import contextvars
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Coroutine, Iterator
+from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 import pytest
 
-from tests.events.conftest import FAST, reminder
+from tests.events.conftest import FAST, SID, TOKEN, reminder
 from tests.support.smtp import LocalSmtp
 from tests.support.twilio import LocalTwilio
 from topsmile.config import Settings
@@ -29,19 +29,6 @@ from topsmile.wiring import build_bus
 pytestmark = pytest.mark.usefixtures("app")
 
 T = TypeVar("T")
-SID, TOKEN = "AC" + "2" * 32, "twilio-once-token"
-
-
-@pytest.fixture
-async def smtp() -> AsyncIterator[LocalSmtp]:
-    async with LocalSmtp() as server:
-        yield server
-
-
-@pytest.fixture
-def twilio() -> Iterator[LocalTwilio]:
-    with LocalTwilio(SID, TOKEN) as server:
-        yield server
 
 
 def real_handlers(smtp: LocalSmtp, twilio: LocalTwilio) -> tuple[Subscription, Subscription]:

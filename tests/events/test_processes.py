@@ -11,13 +11,13 @@ import textwrap
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import store_env
-from tests.events.conftest import reminder
+from tests.events.conftest import SID, TOKEN, reminder
 from tests.support.smtp import LocalSmtp
 from tests.support.twilio import LocalTwilio
 from topsmile.config import Settings
@@ -27,21 +27,8 @@ from topsmile.events.outbox import publish
 
 pytestmark = pytest.mark.usefixtures("app")
 
-SID, TOKEN = "AC" + "1" * 32, "twilio-test-token"
 PHONE = "+5511912345678"  # only these tests' events text this number
 Spawn = Callable[..., Awaitable[asyncio.subprocess.Process]]
-
-
-@pytest.fixture
-async def smtp() -> AsyncIterator[LocalSmtp]:
-    async with LocalSmtp() as server:
-        yield server
-
-
-@pytest.fixture
-def twilio() -> Iterator[LocalTwilio]:
-    with LocalTwilio(SID, TOKEN) as server:
-        yield server
 
 
 @pytest.fixture
@@ -138,7 +125,7 @@ async def test_committed_event_reaches_email_sms_and_audit_through_a_worker(
 PUBLISH_THEN_DIE = textwrap.dedent(
     """
     import asyncio, os, signal, sys, uuid
-    from tests.events.conftest import reminder
+    from tests.events.conftest import SID, TOKEN, reminder
     from topsmile.config import load_settings
     from topsmile.core import db
     from topsmile.events import bus
