@@ -69,7 +69,7 @@ STATEMENTS = [
     """,
     "CREATE INDEX appointment_clinic_start ON appointment (clinic_id, starts_at)",
     "CREATE INDEX appointment_patient_start ON appointment (patient_id, starts_at)",
-    "CREATE INDEX appointment_provider_start ON appointment (provider_id, starts_at)",
+    "CREATE INDEX appointment_provider_block ON appointment (provider_id, occupied_start)",
     *tenant_policy("appointment"),
     f"""
     CREATE TABLE appointment_history (
