@@ -11,9 +11,10 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK
 
 from topsmile.auth.principal import Principal, signed_in
-from topsmile.core import ranges
+from topsmile.core import idempotency, ranges
 from topsmile.core.openapi import problem_response
 from topsmile.core.schemas import Page, body
+from topsmile.runtime import runtime_of
 from topsmile.scheduling import booking, queries
 from topsmile.scheduling.queries import AppointmentFilter
 from topsmile.scheduling.schemas import (
@@ -83,8 +84,28 @@ class AppointmentsController(Controller):
         responses=_REFUSED,
         **body(AppointmentCreate),
     )
-    async def create(self, request: Req, data: JSONBody[AppointmentCreate]) -> AppointmentView:
-        return appointment_view(await booking.book(request.user.actor, data))
+    async def create(
+        self,
+        request: Req,
+        data: JSONBody[AppointmentCreate],
+        idempotency_key: idempotency.IdempotencyKey = None,
+    ) -> AppointmentView:
+        actor = request.user.actor
+
+        async def work() -> AppointmentView:
+            return appointment_view(await booking.book(actor, data))
+
+        if idempotency_key is None:
+            return await work()
+        return await idempotency.once(
+            runtime_of(request).redis,
+            actor,
+            operation="createAppointment",
+            key=idempotency_key,
+            request=data,
+            kind=AppointmentView,
+            work=work,
+        )
 
     @get(
         "/",
