@@ -104,7 +104,7 @@ async def _read(
     return _Booking(clinic, clinic_view(clinic).settings, service, provider)
 
 
-async def _lock_provider(provider_id: uuid.UUID) -> None:
+async def lock_provider(provider_id: uuid.UUID) -> None:
     """Serialize every booking write of one provider until this transaction ends."""
     await db.fetch(
         "SELECT 1 AS locked FROM pg_advisory_xact_lock(hashtextextended('provider:' || {}, 0))",
@@ -253,7 +253,7 @@ async def book(actor: Actor, data: AppointmentCreate) -> AppointmentRow:
     async with db.tenant_transaction(actor.clinic_id):
         patient = await _patient_for(actor, data.patient_id)
         booking = await _read(actor, data.service_id, data.provider_id)
-        await _lock_provider(booking.provider.id)
+        await lock_provider(booking.provider.id)
         block = await _check(actor, booking, data.start)
         service = booking.service
         status = "pending" if service.requires_approval else "scheduled"
@@ -318,7 +318,7 @@ async def reschedule(actor: Actor, appointment_id: uuid.UUID, data: Reschedule) 
         booking = await _read(actor, row.service_id, provider_id, booked=True)
         if not actor.is_staff and _inside_window(row, booking.settings):
             raise CancellationWindow("It is too late to reschedule this appointment.")
-        await _lock_provider(provider_id)
+        await lock_provider(provider_id)
         block = await _check(actor, booking, data.start, moving=row.id)
         start = data.start.astimezone(block.start.tzinfo)
         moved = await rows.update_one(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
 from topsmile.clinics.queries import clinic_by_id
 from topsmile.core import db, rows
@@ -100,3 +101,23 @@ async def history(actor: Actor, appointment_id: uuid.UUID) -> list[AppointmentHi
             "SELECT * FROM appointment_history WHERE appointment_id = {} ORDER BY at, id",
             appointment_id,
         )
+
+
+async def live_overlapping(
+    provider_id: uuid.UUID, start: datetime, end: datetime
+) -> list[uuid.UUID]:
+    """Ids of the provider's live appointments whose occupied block overlaps `[start, end)`,
+    by start, in the caller's transaction."""
+    found = await rows.fetch_all(
+        _Id,
+        "SELECT id FROM appointment WHERE provider_id = {} AND occupied_start < {}"
+        " AND occupied_end > {} AND status NOT IN ('cancelled', 'no_show') ORDER BY starts_at",
+        provider_id,
+        end,
+        start,
+    )
+    return [row.id for row in found]
+
+
+class _Id(rows.Row, frozen=True):
+    id: uuid.UUID
