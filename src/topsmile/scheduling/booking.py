@@ -29,14 +29,13 @@ from topsmile.core.errors import (
     SlotUnavailable,
     ValidationError,
 )
-from topsmile.events.catalogue import EventType
-from topsmile.events.outbox import cancel_scheduled, publish
-from topsmile.events.types import AppointmentNotice, Recipient, new_event
+from topsmile.events.types import AppointmentNotice
 from topsmile.patients import queries as patients
 from topsmile.patients.service import bookable_record
 from topsmile.patients.tables import PatientRow
+from topsmile.scheduling import appointment_events, events
 from topsmile.scheduling import availability as rules
-from topsmile.scheduling import events
+from topsmile.scheduling.appointment_events import announce, cancel_reminders, schedule_reminders
 from topsmile.scheduling.availability_service import blocking_intervals, limits_for
 from topsmile.scheduling.schemas import AppointmentCreate, Cancel, Reschedule, StatusChange
 from topsmile.scheduling.tables import (
@@ -165,59 +164,11 @@ async def _patient_for(actor: Actor, patient_id: uuid.UUID | None) -> PatientRow
     return patient
 
 
-def _notice(
+def _notice_of(
     booking: _Booking, patient: PatientRow, row: AppointmentRow, **extra: object
 ) -> AppointmentNotice:
-    recipient = Recipient(
-        first_name=patient.first_name,
-        last_name=patient.last_name,
-        email=patient.email,
-        phone=patient.phone,
-        email_opt_in=patient.email_opt_in,
-        sms_opt_in=patient.sms_opt_in,
-        patient_id=patient.id,
-    )
-    provider = booking.provider
-    return AppointmentNotice(
-        appointment_id=row.id,
-        recipient=recipient,
-        clinic_name=booking.clinic.name,
-        timezone=booking.clinic.timezone,
-        service_name=booking.service.name,
-        provider_name=f"{provider.first_name} {provider.last_name}",
-        start=row.starts_at,
-        end=row.ends_at,
-        **extra,  # type: ignore[arg-type]
-    )
-
-
-async def _announce(
-    actor: Actor, kind: EventType[AppointmentNotice], notice: AppointmentNotice
-) -> None:
-    await publish(new_event(kind, notice, actor=actor, entity_id=notice.appointment_id))
-
-
-async def _schedule_reminders(actor: Actor, booking: _Booking, notice: AppointmentNotice) -> None:
-    """One `appointment.reminder_due` per clinic offset, due at start - offset (none past)."""
-    now = clock.now()
-    for offset in booking.settings.reminder_offsets_minutes:
-        due = notice.start - timedelta(minutes=offset)
-        if due > now:
-            event = new_event(
-                events.APPOINTMENT_REMINDER_DUE,
-                notice,
-                actor=actor,
-                entity_id=notice.appointment_id,
-                due_at=due,
-            )
-            await publish(event)
-
-
-async def _cancel_reminders(appointment_id: uuid.UUID) -> None:
-    await cancel_scheduled(
-        name=events.APPOINTMENT_REMINDER_DUE.name,
-        entity_type="appointment",
-        entity_id=appointment_id,
+    return appointment_events.notice(
+        booking.clinic, booking.service, booking.provider, patient, row, **extra
     )
 
 
@@ -277,9 +228,9 @@ async def book(actor: Actor, data: AppointmentCreate) -> AppointmentRow:
             booking.clinic.currency,
         )
         await _history(actor, row.id, "created", to_status=status, new_start=row.starts_at)
-        notice = _notice(booking, patient, row)
-        await _announce(actor, events.APPOINTMENT_CREATED, notice)
-        await _schedule_reminders(actor, booking, notice)
+        notice = _notice_of(booking, patient, row)
+        await announce(actor, events.APPOINTMENT_CREATED, notice)
+        await schedule_reminders(actor, booking.settings.reminder_offsets_minutes, notice)
     return row
 
 
@@ -340,10 +291,10 @@ async def reschedule(actor: Actor, appointment_id: uuid.UUID, data: Reschedule) 
             new_start=moved.starts_at,
             reason=data.reason,
         )
-        notice = _notice(booking, await _patient_of(row), moved, previous_start=row.starts_at)
-        await _cancel_reminders(row.id)
-        await _announce(actor, events.APPOINTMENT_RESCHEDULED, notice)
-        await _schedule_reminders(actor, booking, notice)
+        notice = _notice_of(booking, await _patient_of(row), moved, previous_start=row.starts_at)
+        await cancel_reminders(row.id)
+        await announce(actor, events.APPOINTMENT_RESCHEDULED, notice)
+        await schedule_reminders(actor, booking.settings.reminder_offsets_minutes, notice)
     return moved
 
 
@@ -374,9 +325,9 @@ async def _cancel(actor: Actor, row: AppointmentRow, reason: str | None) -> Appo
     await _history(
         actor, row.id, "cancelled", from_status=row.status, to_status="cancelled", reason=reason
     )
-    await _cancel_reminders(row.id)
-    notice = _notice(booking, await _patient_of(row), cancelled, reason=reason)
-    await _announce(actor, events.APPOINTMENT_CANCELLED, notice)
+    await cancel_reminders(row.id)
+    notice = _notice_of(booking, await _patient_of(row), cancelled, reason=reason)
+    await announce(actor, events.APPOINTMENT_CANCELLED, notice)
     return cancelled
 
 
@@ -404,6 +355,6 @@ async def change_status(
             reason=data.note,
         )
         booking = await _read(actor, row.service_id, row.provider_id, booked=True)
-        notice = _notice(booking, await _patient_of(row), changed, status=data.status)
-        await _announce(actor, events.APPOINTMENT_STATUS_CHANGED, notice)
+        notice = _notice_of(booking, await _patient_of(row), changed, status=data.status)
+        await announce(actor, events.APPOINTMENT_STATUS_CHANGED, notice)
     return changed
