@@ -208,7 +208,7 @@ async def book(actor: Actor, data: AppointmentCreate) -> AppointmentRow:
         block = await _check(actor, booking, data.start)
         service = booking.service
         status = "pending" if service.requires_approval else "scheduled"
-        start = data.start.astimezone(block.start.tzinfo)
+        start = data.start
         row = await rows.fetch_only(
             AppointmentRow,
             "INSERT INTO appointment (clinic_id, patient_id, provider_id, service_id, starts_at,"
@@ -271,7 +271,7 @@ async def reschedule(actor: Actor, appointment_id: uuid.UUID, data: Reschedule) 
             raise CancellationWindow("It is too late to reschedule this appointment.")
         await lock_provider(provider_id)
         block = await _check(actor, booking, data.start, moving=row.id)
-        start = data.start.astimezone(block.start.tzinfo)
+        start = data.start
         moved = await rows.update_one(
             AppointmentRow,
             row.id,

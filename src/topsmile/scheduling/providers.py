@@ -283,10 +283,12 @@ async def add_time_off(actor: Actor, provider_id: uuid.UUID, data: PeriodCreate)
     if data.end <= data.start:
         raise ValidationError.on("end", "The time off must end after it starts.")
     async with db.tenant_transaction(actor.clinic_id):
+        # The provider's booking lock first, so no booking slips in between the check and
+        # the insert; before the row lock, in the order booking takes them (its insert's
+        # foreign-key check share-locks the provider row while it holds this lock).
+        await lock_provider(provider_id)
         provider = await _provider(provider_id, lock=True)
         await _may_manage_time_off(actor, provider)
-        # Under the provider's booking lock, so no booking slips in between check and insert.
-        await lock_provider(provider_id)
         conflicts = await live_overlapping(provider_id, data.start, data.end)
         if conflicts:
             raise Conflict(
