@@ -30,6 +30,7 @@ from topsmile.events.relay import Relay, relay_config
 from topsmile.notifications.controllers import NotificationsController
 from topsmile.patients.controllers import PatientsController
 from topsmile.runtime import Runtime
+from topsmile.scheduling.appointments_controller import AppointmentsController
 from topsmile.scheduling.controllers import (
     AvailabilityController,
     ClosuresController,
@@ -91,6 +92,7 @@ def build_litestar(settings: Settings, *, run_relay: bool = True) -> Litestar:
             ServicesController,
             ClosuresController,
             AvailabilityController,
+            AppointmentsController,
             PublicController,
             ClinicsController,
             UsersController,

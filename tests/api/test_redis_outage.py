@@ -7,6 +7,13 @@ from pathlib import Path
 
 import msgspec
 
+from tests.api.appointment_fixtures import (
+    APPOINTMENTS,
+    add_patient,
+    book,
+    local_start,
+    open_all_day,
+)
 from tests.api.auth_fixtures import csrf, login, seed_clinic
 from tests.api.cache_fixtures import cache_of, claims_of, sign_in_on_both, until
 from tests.conftest import client_for
@@ -97,5 +104,37 @@ async def test_redis_stopped_a_warm_session_cache_is_not_trusted(
                 await until(lambda: cache_b.subscribed, "B to subscribe again")
                 assert (await on_b.get("/api/auth/me")).status_code == 401
                 assert (await manager.get("/api/users")).status_code == 403
+    finally:
+        redis.release()
+
+
+async def test_redis_stopped_a_request_with_an_idempotency_key_is_503_and_books_nothing(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """Without Redis no key can be honoured: 503 rather than risking the work twice; a
+    request without a key still books."""
+    redis = EmbeddedRedis(tmp_path / "redis")
+    redis.start()
+    app = create_app(msgspec.structs.replace(settings, redis_url=redis.url), run_relay=False)
+    try:
+        async with lifespan(app.app), client_for(app) as admin:
+            clinic = await seed_clinic(("admin",))
+            await login(admin, clinic, "admin")
+            sid, pid = await open_all_day(admin)
+            patient_id = str(await add_patient(clinic))
+            body = {"patientId": patient_id}
+            redis.stop()
+            headers = {**csrf(admin), "Idempotency-Key": "outage"}
+            payload = {
+                "serviceId": sid,
+                "providerId": pid,
+                "start": local_start(3, 10).isoformat(),
+                **body,
+            }
+            refused = await admin.post(APPOINTMENTS, json=payload, headers=headers)
+            assert refused.status_code == 503
+            assert refused.json()["type"] == "/problems/service-unavailable"
+            booked = await book(admin, sid, pid, local_start(3, 10), **body)
+            assert booked.status_code == 201, booked.text
     finally:
         redis.release()

@@ -103,6 +103,26 @@ CONSTRAINTS: dict[str, ConstraintProblem] = {
     "time_off_check": _invalid("end", "The time off must end after it starts."),
     "closure_clinic_id_fkey": _NO_CLINIC,
     "closure_check": _invalid("end", "The closure must end after it starts."),
+    # appointments
+    "patient_clinic_id_id_key": _conflict("id", "This patient already exists."),
+    "appointment_clinic_id_id_key": _conflict("id", "This appointment already exists."),
+    "appointment_clinic_id_fkey": _NO_CLINIC,
+    "appointment_patient_id_fkey": _missing("patientId", "No such patient."),
+    "appointment_provider_id_fkey": _NO_PROVIDER,
+    "appointment_service_id_fkey": _missing("serviceId", "No such service."),
+    "appointment_times_check": _invalid("start", "The appointment must end after it starts."),
+    "appointment_status_check": _invalid("status", "Unknown appointment status."),
+    "appointment_payment_status_check": _SERVER_ROW,
+    "appointment_price_amount_check": _SERVER_ROW,
+    "appointment_currency_check": _SERVER_ROW,
+    # The last wall of locked booking: a race the app's lock did not serialize.
+    "appointment_no_overlap": ConstraintProblem(
+        409, "slot-unavailable", "start", "This time was just taken; choose another."
+    ),
+    "appointment_history_clinic_id_fkey": _NO_CLINIC,
+    "appointment_history_appointment_id_fkey": _SERVER_ROW,
+    "appointment_history_action_check": _SERVER_ROW,
+    "appointment_history_to_status_check": _SERVER_ROW,
     # events, notifications, audit (written by the server only)
     "event_delivery_event_id_fkey": _SERVER_ROW,
     "event_delivery_status_check": _SERVER_ROW,

@@ -83,6 +83,30 @@ class Conflict(AppError):
     status, code, title = 409, "conflict", "Conflict"
 
 
+class SlotUnavailable(AppError):
+    status, code, title = 409, "slot-unavailable", "This time is taken"
+
+
+class InvalidTransition(AppError):
+    status, code, title = 409, "invalid-transition", "Status change not allowed"
+
+
+class RequestInProgress(AppError):
+    status, code, title = 409, "request-in-progress", "The same request is still being processed"
+
+
+class NotBookable(AppError):
+    status, code, title = 422, "not-bookable", "This time cannot be booked"
+
+
+class CancellationWindow(AppError):
+    status, code, title = 422, "cancellation-window", "Too close to the appointment"
+
+
+class IdempotencyKeyReused(AppError):
+    status, code, title = 422, "idempotency-key-reused", "Idempotency-Key used for another request"
+
+
 class UnsupportedMediaType(AppError):
     status, code, title = 415, "unsupported-media-type", "Unsupported media type"
 
@@ -98,7 +122,9 @@ class RateLimited(AppError):
         super().__init__(detail, headers={"Retry-After": str(max(1, retry_after))})
 
 
-_BY_STATUS: dict[int, type[AppError]] = {400: ValidationError, 404: NotFound, 409: Conflict}
+_BY_CODE: dict[str, type[AppError]] = {
+    kind.code: kind for kind in (ValidationError, NotFound, Conflict, SlotUnavailable)
+}
 
 # Statuses Litestar raises by itself, mapped to the contract's codes.
 _HTTP_CODES = {
@@ -171,7 +197,7 @@ def _constraint_response(
         "write refused by a constraint",
         extra={"path": request.url.path, "constraint": getattr(exc, "constraint_name", None)},
     )
-    kind = _BY_STATUS[problem.status]
+    kind = _BY_CODE[problem.code]
     errors = [FieldError(problem.field, problem.message)] if problem.status == 400 else None
     return problem_response(problem.status, kind.code, kind.title, problem.message, errors=errors)
 

@@ -24,6 +24,11 @@ _DESCRIPTIONS = {
     409: ("conflict", "A duplicate or a state conflict"),
     413: ("payload-too-large", "The body is over the limit"),
     415: ("unsupported-media-type", "The body was not sent as application/json"),
+    422: (
+        "not-bookable",
+        "Well-formed but refused by a rule (not a valid slot, inside the cancellation window,"
+        " an Idempotency-Key reused for another body)",
+    ),
     429: ("rate-limited", "Throttled; see Retry-After"),
     500: ("internal", "Unexpected error (no internals are disclosed)"),
 }

@@ -16,11 +16,13 @@ from topsmile.auth.passwords import Hasher
 from topsmile.clinics import queries
 from topsmile.clinics.schemas import AdminInput, ClinicSignup
 from topsmile.clinics.service import create_clinic
-from topsmile.core import db
+from topsmile.core import clock, db
 from topsmile.core.actor import Actor, Role
 from topsmile.patients.linking import link_or_create_patient
-from topsmile.scheduling import catalogue, providers
+from topsmile.scheduling import availability_service, booking, catalogue, providers
+from topsmile.scheduling.availability_service import AvailabilityQuery
 from topsmile.scheduling.schemas import (
+    AppointmentCreate,
     PeriodCreate,
     ProviderCreate,
     ServiceCreate,
@@ -219,12 +221,31 @@ async def seed(hasher: Hasher, slug: str = SLUG) -> bool:
             reason="Christmas",
         ),
     )
-    await _patients(hasher, clinic_id)
+    patient_ids = await _patients(hasher, clinic_id)
+    await _appointments(admin, service_ids[0], provider_ids[0], patient_ids[:3])
     return True
 
 
-async def _patients(hasher: Hasher, clinic_id: uuid.UUID) -> None:
+async def _appointments(
+    admin: Actor, service_id: uuid.UUID, provider_id: uuid.UUID, patient_ids: list[uuid.UUID]
+) -> None:
+    """A few bookings in the coming week, made through booking like any other."""
+    today = clock.now().astimezone(ZoneInfo("America/Sao_Paulo")).date()
+    tomorrow = (today + timedelta(days=1)).isoformat()
+    query = AvailabilityQuery(service_id, provider_id, tomorrow)
+    for patient_id in patient_ids:
+        free = (await availability_service.availability(admin, query)).slots
+        if free:
+            start = free[len(free) // 3].start
+            body = AppointmentCreate(
+                service_id=service_id, provider_id=provider_id, start=start, patient_id=patient_id
+            )
+            await booking.book(admin, body)
+
+
+async def _patients(hasher: Hasher, clinic_id: uuid.UUID) -> list[uuid.UUID]:
     password_hash = await hasher.hash(PASSWORD)
+    ids = []
     async with db.tenant_transaction(clinic_id):
         for index, (first, last) in enumerate(PATIENTS):
             email = f"{_ascii(first)}.{_ascii(last)}@{DOMAIN}"
@@ -238,7 +259,7 @@ async def _patients(hasher: Hasher, clinic_id: uuid.UUID) -> None:
                 email_verified=True,
             )
             phone = f"+55119{index:04d}{(7919 * (index + 3)) % 10000:04d}"
-            await link_or_create_patient(
+            record = await link_or_create_patient(
                 clinic_id,
                 user.id,
                 email,
@@ -248,6 +269,8 @@ async def _patients(hasher: Hasher, clinic_id: uuid.UUID) -> None:
                 date(1960 + (index * 7) % 45, 1 + index % 12, 1 + (index * 5) % 28),
                 sms_opt_in=index % 3 != 0,
             )
+            ids.append(record.id)
+    return ids
 
 
 def _local(day: date, hour: int) -> datetime:

@@ -72,21 +72,33 @@ class Block(rows.Row, frozen=True):
 
 
 async def blocking_intervals(
-    provider_ids: list[uuid.UUID], start: datetime, end: datetime
+    provider_ids: list[uuid.UUID],
+    start: datetime,
+    end: datetime,
+    *,
+    except_appointment: uuid.UUID | None = None,
 ) -> list[Block]:
     """Every block of these providers overlapping `[start, end)`, in the caller's
-    transaction. Booking adds live appointments' occupied blocks here, as `busy`."""
+    transaction: time off and closures (`closed`), and live appointments' occupied blocks
+    (`busy`) but `except_appointment`'s (a rescheduled appointment's own old block)."""
     return await rows.fetch_all(
         Block,
         "SELECT 'closed' AS kind, provider_id, starts_at, ends_at FROM time_off"
         " WHERE provider_id = ANY({}::uuid[]) AND starts_at < {} AND ends_at > {}"
         " UNION ALL SELECT 'closed', NULL, starts_at, ends_at FROM closure"
-        " WHERE starts_at < {} AND ends_at > {}",
+        " WHERE starts_at < {} AND ends_at > {}"
+        " UNION ALL SELECT 'busy', provider_id, occupied_start, occupied_end FROM appointment"
+        " WHERE provider_id = ANY({}::uuid[]) AND occupied_start < {} AND occupied_end > {}"
+        " AND status NOT IN ('cancelled', 'no_show') AND id IS DISTINCT FROM {}",
         provider_ids,
         end,
         start,
         end,
         start,
+        provider_ids,
+        end,
+        start,
+        except_appointment,
     )
 
 
@@ -162,7 +174,7 @@ def _schedule(zone: ZoneInfo, provider: _ProviderHours, blocks: list[Block]) -> 
     )
 
 
-def _limits(actor: Actor, zone: ZoneInfo, settings: ClinicSettings) -> rules.Limits:
+def limits_for(actor: Actor, zone: ZoneInfo, settings: ClinicSettings) -> rules.Limits:
     now = clock.now()
     if actor.is_staff:
         return rules.Limits.staff(now)
@@ -199,7 +211,7 @@ async def availability(actor: Actor, query: AvailabilityQuery) -> AvailabilityVi
         )
         blocks = await blocking_intervals([p.id for p in providers], *window) if providers else []
     settings = msgspec.json.decode(found.settings, type=ClinicSettings)
-    limits = _limits(actor, zone, settings)
+    limits = limits_for(actor, zone, settings)
     assert found.duration_minutes is not None
     slots: list[SlotView] = []
     for provider in providers:

@@ -34,3 +34,4 @@ APPOINTMENT_RESCHEDULED = declare("appointment.rescheduled", "appointment", Appo
 APPOINTMENT_CANCELLED = declare("appointment.cancelled", "appointment", AppointmentNotice)
 APPOINTMENT_REMINDER_DUE = declare("appointment.reminder_due", "appointment", AppointmentNotice)
 PAYMENT_SUCCEEDED = declare("payment.succeeded", "payment", PaymentNotice)
+APPOINTMENT_STATUS_CHANGED = declare("appointment.status_changed", "appointment", AppointmentNotice)

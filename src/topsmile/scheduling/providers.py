@@ -9,12 +9,14 @@ import msgspec
 
 from topsmile.core import db, rows
 from topsmile.core.actor import Actor
-from topsmile.core.errors import Forbidden, NotFound, ValidationError
+from topsmile.core.errors import Conflict, Forbidden, NotFound, ValidationError
 from topsmile.core.rows import Row
 from topsmile.events.catalogue import Changed, NoPayload
 from topsmile.events.outbox import publish
 from topsmile.events.types import new_event
 from topsmile.scheduling import events
+from topsmile.scheduling.booking import lock_provider
+from topsmile.scheduling.queries import live_overlapping
 from topsmile.scheduling.schemas import (
     PeriodCreate,
     ProviderCreate,
@@ -281,8 +283,18 @@ async def add_time_off(actor: Actor, provider_id: uuid.UUID, data: PeriodCreate)
     if data.end <= data.start:
         raise ValidationError.on("end", "The time off must end after it starts.")
     async with db.tenant_transaction(actor.clinic_id):
+        # The provider's booking lock first, so no booking slips in between the check and
+        # the insert; before the row lock, in the order booking takes them (its insert's
+        # foreign-key check share-locks the provider row while it holds this lock).
+        await lock_provider(provider_id)
         provider = await _provider(provider_id, lock=True)
         await _may_manage_time_off(actor, provider)
+        conflicts = await live_overlapping(provider_id, data.start, data.end)
+        if conflicts:
+            raise Conflict(
+                "The time off overlaps live appointments; move or cancel them first.",
+                conflicts=[str(c) for c in conflicts],
+            )
         row = await rows.fetch_only(
             TimeOffRow,
             "INSERT INTO time_off (clinic_id, provider_id, starts_at, ends_at, reason)"

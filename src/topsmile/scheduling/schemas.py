@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 
 from topsmile.core.schemas import Input, Output
-from topsmile.core.validation import Description, Email, Name, Reason, ShortText, whole
+from topsmile.core.validation import Description, Email, Name, Notes, Reason, ShortText, whole
 
 Buffer = Annotated[int, msgspec.Meta(ge=0, le=240)]
 Duration = Annotated[int, msgspec.Meta(ge=5, le=480)]
@@ -165,3 +165,72 @@ class PublicClinicView(Output):
     clinic: PublicClinic
     services: list[ServiceView]
     providers: list[PublicProviderView]
+
+
+# --- Appointments (SPEC §6) -------------------------------------------------------------------
+
+Status = Literal[
+    "pending",
+    "scheduled",
+    "confirmed",
+    "checked_in",
+    "in_progress",
+    "completed",
+    "cancelled",
+    "no_show",
+]
+STATUSES: tuple[str, ...] = Status.__args__  # type: ignore[attr-defined]
+
+
+class AppointmentCreate(Input):
+    service_id: uuid.UUID
+    provider_id: uuid.UUID
+    start: Instant
+    patient_id: uuid.UUID | None = None
+    notes: Notes | None = None
+
+
+class Reschedule(Input):
+    start: Instant
+    provider_id: uuid.UUID | None = None
+    reason: Reason | None = None
+
+
+class Cancel(Input):
+    reason: Reason | None = None
+
+
+class StatusChange(Input):
+    status: Status
+    note: Reason | None = None
+
+
+class AppointmentView(Output):
+    id: uuid.UUID
+    clinic_id: uuid.UUID
+    patient_id: uuid.UUID
+    provider_id: uuid.UUID
+    service_id: uuid.UUID
+    start: datetime
+    end: datetime
+    status: str
+    notes: str | None
+    price_amount: int
+    currency: str
+    payment_status: str
+    cancellation_reason: str | None
+    cancelled_at: datetime | None
+    late_cancellation: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class HistoryView(Output):
+    at: datetime
+    actor_id: uuid.UUID | None
+    action: str
+    from_status: str | None
+    to_status: str | None
+    old_start: datetime | None
+    new_start: datetime | None
+    reason: str | None

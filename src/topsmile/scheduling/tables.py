@@ -85,3 +85,43 @@ class ClosureRow(Row, frozen=True):
     ends_at: datetime
     reason: str | None
     created_at: datetime
+
+
+class AppointmentRow(Row, frozen=True):
+    __table__ = "appointment"
+
+    id: uuid.UUID
+    clinic_id: uuid.UUID
+    patient_id: uuid.UUID
+    provider_id: uuid.UUID
+    service_id: uuid.UUID
+    starts_at: datetime
+    ends_at: datetime
+    occupied_start: datetime
+    occupied_end: datetime
+    status: str
+    notes: str | None
+    price_amount: int
+    currency: str
+    payment_status: str
+    cancellation_reason: str | None
+    cancelled_at: datetime | None
+    late_cancellation: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class AppointmentHistoryRow(Row, frozen=True):
+    __table__ = "appointment_history"
+
+    id: uuid.UUID
+    clinic_id: uuid.UUID
+    appointment_id: uuid.UUID
+    at: datetime
+    actor_id: uuid.UUID | None
+    action: str
+    from_status: str | None
+    to_status: str | None
+    old_start: datetime | None
+    new_start: datetime | None
+    reason: str | None

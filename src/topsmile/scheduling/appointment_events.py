@@ -1,0 +1,82 @@
+"""What an appointment change tells the outside: its `appointment.*` events, with the
+`AppointmentNotice` snapshot notifications render, and its scheduled reminders. Published
+in the caller's transaction."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from datetime import timedelta
+
+from topsmile.clinics.tables import ClinicRow
+from topsmile.core import clock
+from topsmile.core.actor import Actor
+from topsmile.events.catalogue import EventType
+from topsmile.events.outbox import cancel_scheduled, publish
+from topsmile.events.types import AppointmentNotice, Recipient, new_event
+from topsmile.patients.tables import PatientRow
+from topsmile.scheduling import events
+from topsmile.scheduling.tables import AppointmentRow, ProviderRow, ServiceRow
+
+
+def notice(
+    clinic: ClinicRow,
+    service: ServiceRow,
+    provider: ProviderRow,
+    patient: PatientRow,
+    row: AppointmentRow,
+    **extra: object,
+) -> AppointmentNotice:
+    recipient = Recipient(
+        first_name=patient.first_name,
+        last_name=patient.last_name,
+        email=patient.email,
+        phone=patient.phone,
+        email_opt_in=patient.email_opt_in,
+        sms_opt_in=patient.sms_opt_in,
+        patient_id=patient.id,
+    )
+    return AppointmentNotice(
+        appointment_id=row.id,
+        recipient=recipient,
+        clinic_name=clinic.name,
+        timezone=clinic.timezone,
+        service_name=service.name,
+        provider_name=f"{provider.first_name} {provider.last_name}",
+        start=row.starts_at,
+        end=row.ends_at,
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+async def announce(
+    actor: Actor, kind: EventType[AppointmentNotice], notice: AppointmentNotice
+) -> None:
+    await publish(new_event(kind, notice, actor=actor, entity_id=notice.appointment_id))
+
+
+async def schedule_reminders(
+    actor: Actor, offsets_minutes: Iterable[int], notice: AppointmentNotice
+) -> None:
+    """One `appointment.reminder_due` per clinic offset, due at start - offset (none past)."""
+    now = clock.now()
+    for offset in offsets_minutes:
+        due = notice.start - timedelta(minutes=offset)
+        if due > now:
+            event = new_event(
+                events.APPOINTMENT_REMINDER_DUE,
+                notice,
+                actor=actor,
+                entity_id=notice.appointment_id,
+                due_at=due,
+            )
+            await publish(event)
+
+
+async def cancel_reminders(appointment_id: uuid.UUID) -> None:
+    """Void the reminders still pending (the appointment moved or was cancelled)."""
+    await cancel_scheduled(
+        name=events.APPOINTMENT_REMINDER_DUE.name,
+        entity_type="appointment",
+        entity_id=appointment_id,
+    )
