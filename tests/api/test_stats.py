@@ -174,6 +174,9 @@ async def test_roles_and_bad_ranges(as_role: dict[str, httpx.AsyncClient]) -> No
         ({"from": "2030-01-01T10:00:00"}, "from"),  # naive
         ({"from": "2030-01-01", "to": "2031-06-01"}, "to"),  # too long
         ({"to": "2030-01-01"}, "from"),
+        ({"from": "0001-01-01T00:00:00Z", "to": "0001-01-02T00:00:00Z"}, "from"),
+        ({"from": "9000-12-01", "to": "9000-12-31"}, "to"),
+        ({"from": "9999-12-31T00:00:00Z", "to": "9999-12-31T20:59:00Z"}, "to"),
     ):
         response = await admin.get(STATS, params=params)
         assert response.status_code == 400, (params, response.text)

@@ -34,6 +34,7 @@ from topsmile.scheduling.schemas import (
 )
 
 MAX_DAYS = 366
+MIN_YEAR, MAX_YEAR = 1900, 9000
 
 
 class _StatusCount(rows.Row, frozen=True):
@@ -67,6 +68,11 @@ def _range(from_: str | None, to: str | None, tz: str) -> tuple[datetime, dateti
             clock.now().astimezone(zone).date().replace(day=1).isoformat(), None, tz
         )
     assert start is not None
+    # Far-off instants would overflow local dates and wall-clock arithmetic.
+    if start.year < MIN_YEAR:
+        raise ValidationError.on("from", "This date is out of range.")
+    if end is not None and end.year > MAX_YEAR:
+        raise ValidationError.on("to", "This date is out of range.")
     first = start.astimezone(zone).date()
     if end is None:
         last_of_month = first.replace(day=calendar.monthrange(first.year, first.month)[1])
