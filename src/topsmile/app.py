@@ -38,6 +38,7 @@ from topsmile.scheduling.controllers import (
     PublicController,
     ServicesController,
 )
+from topsmile.scheduling.stats_controller import StatsController
 from topsmile.users.controllers import UsersController
 from topsmile.wiring import build_bus
 
@@ -93,6 +94,7 @@ def build_litestar(settings: Settings, *, run_relay: bool = True) -> Litestar:
             ClosuresController,
             AvailabilityController,
             AppointmentsController,
+            StatsController,
             PublicController,
             ClinicsController,
             UsersController,

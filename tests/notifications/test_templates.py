@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import msgspec
 import pytest
+from icalendar import Calendar, Event
 
 from topsmile.core import clock
 from topsmile.events.types import AccountLink, AppointmentNotice, PaymentNotice, Recipient
@@ -213,6 +213,13 @@ def unfold(ics: bytes) -> list[str]:
     return ics.replace(b"\r\n ", b"").decode().split("\r\n")
 
 
+def parse(ics: bytes) -> tuple[Calendar, Event]:
+    calendar = Calendar.from_ical(ics)
+    events = calendar.walk("VEVENT")
+    assert len(events) == 1
+    return calendar, events[0]
+
+
 def test_ics_structure() -> None:
     clock.travel(datetime(2026, 11, 1, 12, 0, tzinfo=UTC) - clock.now())
     try:
@@ -220,44 +227,61 @@ def test_ics_structure() -> None:
     finally:
         clock.reset()
     lines = unfold(ics)
+    assert lines[0] == "BEGIN:VCALENDAR"
+    assert lines[-3:] == ["END:VEVENT", "END:VCALENDAR", ""]  # the last line ends with CRLF too
 
-    assert lines[-1] == ""  # the last line ends with CRLF too
-    assert lines[:5] == [
-        "BEGIN:VCALENDAR",
-        "VERSION:2.0",
-        "PRODID:-//TopSmile//Appointments//EN",
-        "CALSCALE:GREGORIAN",
-        "METHOD:REQUEST",
-    ]
-    assert lines[5] == "BEGIN:VEVENT"
-    assert lines[-3:] == ["END:VEVENT", "END:VCALENDAR", ""]
-    props = dict(line.split(":", 1) for line in lines[6:-3] if not line.startswith("ATTENDEE"))
-    assert props["UID"] == f"{APPOINTMENT_ID}@topsmile"
-    assert re.fullmatch(r"20261101T1200\d\dZ", props["DTSTAMP"])
-    assert props["DTSTART"] == "20261124T173000Z"
-    assert props["DTEND"] == "20261124T180000Z"
-    assert props["SUMMARY"] == "Cleaning — Clínica Sorriso"
-    assert "Dr. Lima" in props["DESCRIPTION"]
-    assert props["STATUS"] == "CONFIRMED"
-    assert 'ATTENDEE;CN="Ana Souza";ROLE=REQ-PARTICIPANT;RSVP=FALSE:mailto:ana@example.com' in lines
+    calendar, event = parse(ics)
+    assert calendar["VERSION"] == "2.0"
+    assert calendar["PRODID"] == "-//TopSmile//Appointments//EN"
+    assert calendar["CALSCALE"] == "GREGORIAN"
+    assert calendar["METHOD"] == "REQUEST"
+    assert event["UID"] == f"{APPOINTMENT_ID}@topsmile"
+    assert event["SEQUENCE"] == 0
+    stamp = event.decoded("DTSTAMP")
+    assert stamp.tzinfo is not None
+    assert timedelta(0) <= stamp - datetime(2026, 11, 1, 12, 0, tzinfo=UTC) < timedelta(minutes=1)
+    assert event.decoded("DTSTART") == datetime(2026, 11, 24, 17, 30, tzinfo=UTC)
+    assert event.decoded("DTEND") == datetime(2026, 11, 24, 18, 0, tzinfo=UTC)
+    assert "DTSTART:20261124T173000Z" in lines  # UTC form, no TZID
+    assert event["SUMMARY"] == "Cleaning — Clínica Sorriso"
+    assert "Dr. Lima" in event["DESCRIPTION"]
+    assert "Clínica Sorriso, Tuesday, 24 November 2026 at 14:30" in event["DESCRIPTION"]
+    assert event["STATUS"] == "CONFIRMED"
+    attendee = event["ATTENDEE"]
+    assert str(attendee) == "mailto:ana@example.com"
+    assert attendee.params["CN"] == "Ana Souza"
+    assert attendee.params["ROLE"] == "REQ-PARTICIPANT"
+    assert attendee.params["RSVP"] == "FALSE"
+    assert "ORGANIZER" not in event
+
+
+def test_ics_uid_is_stable_per_appointment() -> None:
+    _, first = parse(appointment_ics(NOTICE))
+    _, again = parse(appointment_ics(replace(NOTICE, start=NOTICE.start + timedelta(days=1))))
+    assert first["UID"] == again["UID"]
 
 
 def test_ics_cancel_and_organizer() -> None:
-    lines = unfold(
+    calendar, event = parse(
         appointment_ics(NOTICE, method="cancel", sequence=3, organizer="TS <no-reply@ts.example>")
     )
-    assert "METHOD:CANCEL" in lines
-    assert "STATUS:CANCELLED" in lines
-    assert "SEQUENCE:3" in lines
-    assert 'ORGANIZER;CN="Clínica Sorriso":mailto:no-reply@ts.example' in lines
+    assert calendar["METHOD"] == "CANCEL"
+    assert event["STATUS"] == "CANCELLED"
+    assert event["SEQUENCE"] == 3
+    assert str(event["ORGANIZER"]) == "mailto:no-reply@ts.example"
+    assert event["ORGANIZER"].params["CN"] == "Clínica Sorriso"
     with pytest.raises(ValueError, match="method"):
         appointment_ics(NOTICE, method="REPLY")
 
 
 def test_ics_escapes_text_values() -> None:
     notice = replace(NOTICE, service_name="Clean, polish; whiten\\more\nsecond line")
-    lines = unfold(appointment_ics(notice))
-    assert "SUMMARY:Clean\\, polish\\; whiten\\\\more\\nsecond line — Clínica Sorriso" in lines
+    ics = appointment_ics(notice)
+    assert "SUMMARY:Clean\\, polish\\; whiten\\\\more\\nsecond line — Clínica Sorriso" in unfold(
+        ics
+    )
+    _, event = parse(ics)
+    assert event["SUMMARY"] == "Clean, polish; whiten\\more\nsecond line — Clínica Sorriso"
 
 
 def test_ics_uses_crlf_and_folds_at_75_octets_without_splitting_characters() -> None:
@@ -277,3 +301,6 @@ def test_ics_uses_crlf_and_folds_at_75_octets_without_splitting_characters() -> 
         line.decode()  # raises if a fold cut a UTF-8 sequence in two
     summary = next(line for line in unfold(ics) if line.startswith("SUMMARY:"))
     assert summary == f"SUMMARY:Cleaning — {notice.clinic_name}"
+    _, event = parse(ics)
+    assert event["SUMMARY"] == f"Cleaning — {notice.clinic_name}"
+    assert notice.provider_name in event["DESCRIPTION"]

@@ -1,4 +1,5 @@
-"""Words of every notification (SPEC §7 template names) and the `.ics` invitation.
+"""Words of every notification (SPEC §7 template names) and the `.ics` invitation (built
+with the `icalendar` library, which escapes, folds and ends lines per RFC 5545).
 
 Templates are `string.Template`s. Each value is substituted as plain text into the text part
 and HTML-escaped into the HTML part; subjects carry no patient name, since mail subjects end
@@ -14,6 +15,8 @@ from email.utils import parseaddr
 from string import Template
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
+
+from icalendar import Calendar, Event, vCalAddress
 
 from topsmile.core.clock import now
 from topsmile.events.types import AccountLink, AppointmentNotice, PaymentNotice
@@ -275,40 +278,14 @@ def render_sms(template: str, payload: AppointmentNotice) -> str:
 _ICS_METHODS = {"REQUEST": "CONFIRMED", "PUBLISH": "CONFIRMED", "CANCEL": "CANCELLED"}
 
 
-def _ics_utc(moment: datetime) -> str:
-    return _aware(moment).astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
-
-
-def _ics_text(value: str) -> str:
-    value = value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
-    return value.replace("\r\n", "\\n").replace("\n", "\\n").replace("\r", "\\n")
-
-
-def _ics_param(value: str) -> str:
-    # A quoted parameter value may hold anything but DQUOTE and control characters.
-    cleaned = "".join(ch for ch in value if ch >= " " and ch != '"')
-    return f'"{cleaned}"'
-
-
 def _ics_mailto(address: str) -> str:
     _, addr = parseaddr(address)
     return "mailto:" + "".join(ch for ch in addr if ch > " ")
 
 
-def _ics_fold(line: str) -> bytes:
-    """Fold at 75 octets (RFC 5545 §3.1), never inside a UTF-8 sequence."""
-    data = line.encode()
-    chunks: list[bytes] = []
-    limit = 75
-    while len(data) > limit:
-        cut = limit
-        while data[cut] & 0xC0 == 0x80:
-            cut -= 1
-        chunks.append(data[:cut])
-        data = data[cut:]
-        limit = 74  # continuation lines start with one space
-    chunks.append(data)
-    return b"\r\n ".join(chunks)
+def _ics_name(value: str) -> str:
+    # A parameter value may hold anything but DQUOTE and control characters.
+    return "".join(ch for ch in value if ch >= " " and ch != '"')
 
 
 def appointment_ics(
@@ -327,31 +304,32 @@ def appointment_ics(
     if method not in _ICS_METHODS:
         raise ValueError(f"unsupported iTIP method {method!r}")
     when = local_time(notice.start, notice.timezone)
-    description = f"Appointment with {notice.provider_name} at {notice.clinic_name}, {when}."
-    lines = [
-        "BEGIN:VCALENDAR",
-        "VERSION:2.0",
-        "PRODID:-//TopSmile//Appointments//EN",
-        "CALSCALE:GREGORIAN",
-        f"METHOD:{method}",
-        "BEGIN:VEVENT",
-        f"UID:{notice.appointment_id}@topsmile",
-        f"SEQUENCE:{sequence}",
-        f"DTSTAMP:{_ics_utc(now())}",
-        f"DTSTART:{_ics_utc(notice.start)}",
-        f"DTEND:{_ics_utc(notice.end)}",
-        f"SUMMARY:{_ics_text(f'{notice.service_name} — {notice.clinic_name}')}",
-        f"DESCRIPTION:{_ics_text(description)}",
-        f"STATUS:{_ICS_METHODS[method]}",
-    ]
+    calendar = Calendar()
+    calendar.add("prodid", "-//TopSmile//Appointments//EN")
+    calendar.add("version", "2.0")
+    calendar.add("calscale", "GREGORIAN")
+    calendar.add("method", method)
+    event = Event()
+    event.add("uid", f"{notice.appointment_id}@topsmile")
+    event.add("sequence", sequence)
+    event.add("dtstamp", _aware(now()).astimezone(UTC).replace(microsecond=0))
+    event.add("dtstart", _aware(notice.start).astimezone(UTC))
+    event.add("dtend", _aware(notice.end).astimezone(UTC))
+    event.add("summary", f"{notice.service_name} — {notice.clinic_name}")
+    event.add(
+        "description", f"Appointment with {notice.provider_name} at {notice.clinic_name}, {when}."
+    )
+    event.add("status", _ICS_METHODS[method])
     if organizer:
-        lines.append(f"ORGANIZER;CN={_ics_param(notice.clinic_name)}:{_ics_mailto(organizer)}")
+        event.add("organizer", vCalAddress(_ics_mailto(organizer)))
+        event["organizer"].params["CN"] = _ics_name(notice.clinic_name)
     recipient = notice.recipient
     if recipient.email:
-        name = f"{recipient.first_name} {recipient.last_name}".strip()
-        lines.append(
-            f"ATTENDEE;CN={_ics_param(name)};ROLE=REQ-PARTICIPANT;RSVP=FALSE"
-            f":{_ics_mailto(recipient.email)}"
-        )
-    lines += ["END:VEVENT", "END:VCALENDAR"]
-    return b"".join(_ics_fold(line) + b"\r\n" for line in lines)
+        attendee = vCalAddress(_ics_mailto(recipient.email))
+        attendee.params["CN"] = _ics_name(f"{recipient.first_name} {recipient.last_name}".strip())
+        attendee.params["ROLE"] = "REQ-PARTICIPANT"
+        attendee.params["RSVP"] = "FALSE"
+        event.add("attendee", attendee, encode=False)
+    calendar.add_component(event)
+    ics: bytes = calendar.to_ical()
+    return ics
