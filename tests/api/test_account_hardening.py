@@ -13,7 +13,7 @@ import msgspec
 import pytest
 
 from tests.api.account_mail import emailed_link, token_of
-from tests.api.auth_fixtures import PASSWORD, SeededClinic, seed_clinic
+from tests.api.auth_fixtures import PASSWORD, SeededClinic, csrf, seed_clinic
 from tests.api.patient_fixtures import create
 from tests.conftest import client_for
 from topsmile.config import Rate, Settings
@@ -78,6 +78,18 @@ async def test_registering_a_staff_made_email_gets_nothing_until_verified(
         assert victim["id"] not in me.text
         with pytest.raises(EmailNotVerified):
             await booking_check(clinic, user_id)
+        # Through the API too: the account is refused before anything about the slot.
+        booked = await attacker.post(
+            "/api/scheduling/appointments",
+            json={
+                "serviceId": str(uuid.uuid4()),
+                "providerId": str(uuid.uuid4()),
+                "start": "2099-01-05T12:00:00Z",
+            },
+            headers=csrf(attacker),
+        )
+        assert booked.status_code == 403, booked.text
+        assert booked.json()["type"] == "/problems/email-not-verified"
 
         # Whoever can read the victim's mailbox verifies; the record is then theirs, as the
         # clinic wrote it (the registration's names and phone do not overwrite it).
