@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import msgspec
 
+from tests.api.auth_fixtures import csrf
 from tests.conftest import client_for
 from topsmile.audit.service import audit_event
 from topsmile.core import db, rows
@@ -33,10 +34,6 @@ class Clinic:
 
 def new_slug() -> str:
     return f"c-{uuid.uuid4().hex[:12]}"
-
-
-def csrf(client: httpx.AsyncClient) -> dict[str, str]:
-    return {"X-CSRF-Token": client.cookies.get("csrf_token", "")}
 
 
 def signup_body(slug: str | None = None, **overrides: Any) -> dict[str, Any]:
