@@ -25,7 +25,7 @@ from topsmile.scheduling.schemas import (
     Reschedule,
     StatusChange,
 )
-from topsmile.scheduling.tables import AppointmentHistoryRow, AppointmentRow
+from topsmile.scheduling.views import appointment_view, history_view
 
 Req = Request[Principal, Any, Any]
 _REFUSED = {422: problem_response(422)}
@@ -35,41 +35,6 @@ StatusFilter = Annotated[
     str | None,
     QueryParameter(max_length=200, description="Statuses separated by commas: `a,b`."),
 ]
-
-
-def appointment_view(row: AppointmentRow) -> AppointmentView:
-    return AppointmentView(
-        id=row.id,
-        clinic_id=row.clinic_id,
-        patient_id=row.patient_id,
-        provider_id=row.provider_id,
-        service_id=row.service_id,
-        start=row.starts_at,
-        end=row.ends_at,
-        status=row.status,
-        notes=row.notes,
-        price_amount=row.price_amount,
-        currency=row.currency,
-        payment_status=row.payment_status,
-        cancellation_reason=row.cancellation_reason,
-        cancelled_at=row.cancelled_at,
-        late_cancellation=row.late_cancellation,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-    )
-
-
-def history_view(row: AppointmentHistoryRow) -> HistoryView:
-    return HistoryView(
-        at=row.at,
-        actor_id=row.actor_id,
-        action=row.action,
-        from_status=row.from_status,
-        to_status=row.to_status,
-        old_start=row.old_start,
-        new_start=row.new_start,
-        reason=row.reason,
-    )
 
 
 class AppointmentsController(Controller):

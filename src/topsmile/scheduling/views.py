@@ -5,13 +5,21 @@ from __future__ import annotations
 from topsmile.scheduling.catalogue import ServiceWithCurrency
 from topsmile.scheduling.providers import ProviderWithServices
 from topsmile.scheduling.schemas import (
+    AppointmentView,
+    HistoryView,
     PeriodView,
     ProviderView,
     PublicProviderView,
     ServiceView,
     WorkingIntervalView,
 )
-from topsmile.scheduling.tables import ClosureRow, TimeOffRow, WorkingHoursRow
+from topsmile.scheduling.tables import (
+    AppointmentHistoryRow,
+    AppointmentRow,
+    ClosureRow,
+    TimeOffRow,
+    WorkingHoursRow,
+)
 
 
 def provider_view(row: ProviderWithServices, *, staff: bool) -> ProviderView | PublicProviderView:
@@ -76,4 +84,39 @@ def interval_view(row: WorkingHoursRow) -> WorkingIntervalView:
     """Stored as minutes since midnight, sent as wall-clock "HH:MM" (end may be "24:00")."""
     return WorkingIntervalView(
         weekday=row.weekday, start=_wall(row.start_minute), end=_wall(row.end_minute)
+    )
+
+
+def appointment_view(row: AppointmentRow) -> AppointmentView:
+    return AppointmentView(
+        id=row.id,
+        clinic_id=row.clinic_id,
+        patient_id=row.patient_id,
+        provider_id=row.provider_id,
+        service_id=row.service_id,
+        start=row.starts_at,
+        end=row.ends_at,
+        status=row.status,
+        notes=row.notes,
+        price_amount=row.price_amount,
+        currency=row.currency,
+        payment_status=row.payment_status,
+        cancellation_reason=row.cancellation_reason,
+        cancelled_at=row.cancelled_at,
+        late_cancellation=row.late_cancellation,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def history_view(row: AppointmentHistoryRow) -> HistoryView:
+    return HistoryView(
+        at=row.at,
+        actor_id=row.actor_id,
+        action=row.action,
+        from_status=row.from_status,
+        to_status=row.to_status,
+        old_start=row.old_start,
+        new_start=row.new_start,
+        reason=row.reason,
     )
