@@ -157,6 +157,37 @@ def test_slots_are_exactly_the_starts_check_accepts(
         instant += MINUTE
 
 
+def dense_spans_near(day: date) -> st.SearchStrategy[list[Span]]:
+    """Many short blocks over the range's days: the fast listing jumps over each of them."""
+    origin = datetime.combine(day, datetime.min.time(), tzinfo=UTC)
+    one = st.builds(
+        lambda offset, length: Span(
+            origin + timedelta(minutes=offset), origin + timedelta(minutes=offset + length)
+        ),
+        st.integers(-600, 3 * 1440),
+        st.integers(0, 45),
+    )
+    return st.lists(one, max_size=40)
+
+
+@settings(PROPERTY, max_examples=25)
+@given(cases(), st.data())
+def test_with_many_blocks_slots_are_exactly_the_starts_check_accepts(
+    case: tuple[Schedule, Service, Limits, date, date], data: st.DataObject
+) -> None:
+    schedule, service, limits, first, last = case
+    busy = tuple(data.draw(dense_spans_near(first)))
+    closed = tuple(data.draw(dense_spans_near(first)))
+    schedule = Schedule(schedule.zone, schedule.hours, busy, closed)
+    listed = {slot.start for slot in slots(schedule, service, limits, first, last)}
+    instant = wall_instant(first, 0, schedule.zone)
+    end = wall_instant(last + timedelta(days=1), 0, schedule.zone)
+    while instant < end:
+        verdict = check(instant, schedule, service, limits)
+        assert (verdict is Verdict.OK) == (instant in listed), f"{instant}: {verdict}"
+        instant += MINUTE
+
+
 # --- rule 1: wall-clock intervals on DST days -----------------------------------------------
 
 

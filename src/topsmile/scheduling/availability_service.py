@@ -11,6 +11,7 @@ import re
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from operator import itemgetter
 from zoneinfo import ZoneInfo
 
 import msgspec
@@ -213,8 +214,9 @@ async def availability(actor: Actor, query: AvailabilityQuery) -> AvailabilityVi
     settings = msgspec.json.decode(found.settings, type=ClinicSettings)
     limits = limits_for(actor, zone, settings)
     assert found.duration_minutes is not None
-    slots: list[SlotView] = []
-    for provider in providers:
+    duration = found.duration_minutes * 60_000_000
+    found_starts: list[tuple[int, uuid.UUID]] = []
+    for provider in sorted(providers, key=lambda p: p.id):
         buffers = rules.Buffers.of(
             found.buffer_before_minutes,
             found.buffer_after_minutes,
@@ -222,7 +224,13 @@ async def availability(actor: Actor, query: AvailabilityQuery) -> AvailabilityVi
             provider.buffer_after_minutes,
         )
         service = rules.Service(found.duration_minutes, buffers)
-        for slot in rules.slots(_schedule(zone, provider, blocks), service, limits, first, last):
-            slots.append(SlotView(provider_id=provider.id, start=slot.start, end=slot.end))
-    slots.sort(key=lambda s: (s.start, s.provider_id))
+        schedule = _schedule(zone, provider, blocks)
+        starts = rules.slot_starts(schedule, service, limits, first, last)
+        found_starts.extend((start, provider.id) for start in starts)
+    # By start, then provider id: providers were taken in id order and the sort is stable.
+    found_starts.sort(key=itemgetter(0))
+    slots = [
+        SlotView(provider_id=pid, start=rules.instant(us), end=rules.instant(us + duration))
+        for us, pid in found_starts
+    ]
     return AvailabilityView(timezone=found.timezone, service_id=query.service_id, slots=slots)
