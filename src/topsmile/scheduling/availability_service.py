@@ -1,5 +1,5 @@
-"""`GET /api/scheduling/availability` (SPEC §6): read what the slot rules need in one tenant
-transaction (three queries), then let the pure `availability` module decide.
+"""`GET /api/scheduling/availability` (SPEC §6): read what the slot rules need in one query
+(one tenant transaction), then let the pure `availability` module decide.
 
 There is no cache: every answer is computed from committed rows, so nothing can show a taken
 slot or hide a freed one (docs/ARCHITECTURE.md "Slot rules").
@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from operator import itemgetter
 from zoneinfo import ZoneInfo
 
@@ -39,7 +39,9 @@ class AvailabilityQuery:
     to: str | None = None
 
 
-class _ClinicAndService(rows.Row, frozen=True):
+class _Asked(rows.Row, frozen=True):
+    """Everything one availability answer reads, in one row (`_READ`)."""
+
     timezone: str
     settings: str
     service_id: uuid.UUID | None
@@ -48,17 +50,59 @@ class _ClinicAndService(rows.Row, frozen=True):
     buffer_after_minutes: int | None
     active: bool | None
     online_bookable: bool | None
+    providers: str  # JSON: [_ProviderHours, ...]
+    blocks: str  # JSON: [_Blocked, ...]
 
 
-class _ProviderHours(rows.Row, frozen=True):
+class _ProviderHours(msgspec.Struct, frozen=True, array_like=True):
     id: uuid.UUID
     active: bool
     offers: bool
     buffer_before_minutes: int
     buffer_after_minutes: int
-    weekdays: list[int]
-    starts: list[int]
-    ends: list[int]
+    hours: list[tuple[int, int, int]]  # weekday, start minute, end minute
+
+
+class _Blocked(msgspec.Struct, frozen=True, array_like=True):
+    """Time off, a closure (no provider: every provider's) or a live appointment's occupied
+    block, in microseconds since the epoch (`rules.micros`)."""
+
+    provider_id: uuid.UUID | None
+    start: int
+    end: int
+
+
+_PROVIDERS = msgspec.json.Decoder(list[_ProviderHours])
+_BLOCKS = msgspec.json.Decoder(list[_Blocked])
+# One round trip: the clinic's zone and settings with the service; the provider asked for
+# (whatever its state) or every active provider offering the service, with weekly hours; and
+# what blocks them in the window, busy or closed alike (the rows of `blocking_intervals()`).
+# Placeholders: service, provider, provider, service, then (end, start) three times, service.
+_READ = (
+    "WITH staff AS MATERIALIZED (SELECT p.id, p.active, p.buffer_before_minutes,"
+    " p.buffer_after_minutes, EXISTS (SELECT 1 FROM provider_service o"
+    "   WHERE o.provider_id = p.id AND o.service_id = {}) AS offers"
+    " FROM provider p WHERE p.id = {} OR ({}::uuid IS NULL AND p.active AND EXISTS ("
+    "   SELECT 1 FROM provider_service o WHERE o.provider_id = p.id AND o.service_id = {})))"
+    " SELECT c.timezone, c.settings::text AS settings, s.id AS service_id, s.duration_minutes,"
+    " s.buffer_before_minutes, s.buffer_after_minutes, s.active, s.online_bookable,"
+    " (SELECT coalesce(json_agg(json_build_array(t.id, t.active, t.offers,"
+    "   t.buffer_before_minutes, t.buffer_after_minutes, (SELECT coalesce(json_agg("
+    "     json_build_array(w.weekday, w.start_minute, w.end_minute)), '[]')"
+    "     FROM working_hours w WHERE w.provider_id = t.id))), '[]') FROM staff t)::text"
+    "   AS providers,"
+    " (SELECT coalesce(json_agg(json_build_array(b.provider_id,"
+    "   (extract(epoch FROM b.starts_at) * 1000000)::bigint,"
+    "   (extract(epoch FROM b.ends_at) * 1000000)::bigint)), '[]') FROM ("
+    "   SELECT provider_id, starts_at, ends_at FROM time_off"
+    "   WHERE provider_id IN (SELECT id FROM staff) AND starts_at < {} AND ends_at > {}"
+    "   UNION ALL SELECT NULL, starts_at, ends_at FROM closure"
+    "   WHERE starts_at < {} AND ends_at > {}"
+    "   UNION ALL SELECT provider_id, occupied_start, occupied_end FROM appointment"
+    "   WHERE provider_id IN (SELECT id FROM staff) AND occupied_start < {}"
+    "   AND occupied_end > {} AND status NOT IN ('cancelled', 'no_show')) b)::text AS blocks"
+    " FROM clinic c LEFT JOIN clinic_service s ON s.id = {} WHERE c.id = app_clinic_id()"
+)
 
 
 class Block(rows.Row, frozen=True):
@@ -126,52 +170,21 @@ def date_range(from_: str | None, to: str | None, zone: ZoneInfo) -> tuple[date,
     return first, last
 
 
-async def _clinic_and_service(service_id: uuid.UUID) -> _ClinicAndService:
-    return await rows.fetch_only(
-        _ClinicAndService,
-        "SELECT c.timezone, c.settings::text AS settings, s.id AS service_id,"
-        " s.duration_minutes, s.buffer_before_minutes, s.buffer_after_minutes, s.active,"
-        " s.online_bookable"
-        " FROM clinic c LEFT JOIN clinic_service s ON s.id = {} WHERE c.id = app_clinic_id()",
-        service_id,
-    )
-
-
-async def _providers(service_id: uuid.UUID, provider_id: uuid.UUID | None) -> list[_ProviderHours]:
-    """The one asked for (whatever its state), or every active provider offering the service,
-    with their weekly hours."""
-    return await rows.fetch_all(
-        _ProviderHours,
-        "SELECT p.id, p.active, p.buffer_before_minutes, p.buffer_after_minutes,"
-        " EXISTS (SELECT 1 FROM provider_service o WHERE o.provider_id = p.id"
-        "   AND o.service_id = {}) AS offers,"
-        " coalesce(array_agg(w.weekday::int ORDER BY w.weekday, w.start_minute)"
-        "   FILTER (WHERE w.id IS NOT NULL), ARRAY[]::int[]) AS weekdays,"
-        " coalesce(array_agg(w.start_minute::int ORDER BY w.weekday, w.start_minute)"
-        "   FILTER (WHERE w.id IS NOT NULL), ARRAY[]::int[]) AS starts,"
-        " coalesce(array_agg(w.end_minute::int ORDER BY w.weekday, w.start_minute)"
-        "   FILTER (WHERE w.id IS NOT NULL), ARRAY[]::int[]) AS ends"
-        " FROM provider p LEFT JOIN working_hours w ON w.provider_id = p.id"
-        " WHERE p.id = {} OR ({}::uuid IS NULL AND p.active AND EXISTS ("
-        "   SELECT 1 FROM provider_service o WHERE o.provider_id = p.id AND o.service_id = {}))"
-        " GROUP BY p.id",
-        service_id,
-        provider_id,
-        provider_id,
-        service_id,
-    )
-
-
-def _schedule(zone: ZoneInfo, provider: _ProviderHours, blocks: list[Block]) -> rules.Schedule:
-    mine = [b for b in blocks if b.provider_id in (None, provider.id)]
-    return rules.Schedule(
-        zone,
-        tuple(
-            rules.WeeklyInterval(*hours)
-            for hours in zip(provider.weekdays, provider.starts, provider.ends, strict=True)
-        ),
-        busy=tuple(rules.Span(b.starts_at, b.ends_at) for b in mine if b.kind == "busy"),
-        closed=tuple(rules.Span(b.starts_at, b.ends_at) for b in mine if b.kind == "closed"),
+def _window(query: AvailabilityQuery) -> tuple[datetime, datetime]:
+    """Instants that hold every block the asked dates can meet, before the clinic's zone is
+    known: local midnights lie within 14 hours of UTC's, and `from` defaults to today in the
+    clinic, within a day of today in UTC. At most MAX_DAYS + 2 days and the margins are read
+    whatever was asked; `date_range()` validates the dates after the read."""
+    today = clock.now().astimezone(UTC).date()
+    first = _parse_day(query.from_, "from") if query.from_ else today - timedelta(days=1)
+    if query.to:
+        last = _parse_day(query.to, "to")
+    else:
+        last = first + timedelta(days=DEFAULT_DAYS - 1 + (0 if query.from_ else 2))
+    last = max(first, min(last, first + timedelta(days=MAX_DAYS + 2)))
+    return (
+        datetime.combine(first, time(), UTC) - _MARGIN,
+        datetime.combine(last + timedelta(days=1), time(), UTC) + _MARGIN,
     )
 
 
@@ -192,25 +205,24 @@ async def availability(actor: Actor, query: AvailabilityQuery) -> AvailabilityVi
     """Free slots of one provider, or of every provider offering the service. Staff get
     staff rules; everyone else (patients, the public booking page) patient rules."""
     patient_rules = not actor.is_staff
+    start, end = _window(query)
+    service_id, provider_id = query.service_id, query.provider_id
     async with db.tenant_transaction(actor.clinic_id):
-        found = await _clinic_and_service(query.service_id)
-        zone = ZoneInfo(found.timezone)
-        first, last = date_range(query.from_, query.to, zone)
-        if found.service_id is None or (
-            patient_rules and not (found.active and found.online_bookable)
-        ):
-            raise NotFound("No such service.")
-        providers = await _providers(query.service_id, query.provider_id)
-        if query.provider_id is not None and (
-            not providers or (patient_rules and not providers[0].active)
-        ):
-            raise NotFound("No such provider.")
-        providers = [p for p in providers if p.active and p.offers and found.active]
-        window = (
-            rules.wall_instant(first, 0, zone) - _MARGIN,
-            rules.wall_instant(last + timedelta(days=1), 0, zone) + _MARGIN,
+        found = await rows.fetch_only(
+            _Asked,
+            _READ,
+            *(service_id, provider_id, provider_id, service_id),
+            *(end, start, end, start, end, start, service_id),
         )
-        blocks = await blocking_intervals([p.id for p in providers], *window) if providers else []
+    zone = ZoneInfo(found.timezone)
+    first, last = date_range(query.from_, query.to, zone)
+    if found.service_id is None or (patient_rules and not (found.active and found.online_bookable)):
+        raise NotFound("No such service.")
+    providers = _PROVIDERS.decode(found.providers)
+    if provider_id is not None and (not providers or (patient_rules and not providers[0].active)):
+        raise NotFound("No such provider.")
+    providers = [p for p in providers if p.active and p.offers and found.active]
+    blocks = _BLOCKS.decode(found.blocks)
     settings = msgspec.json.decode(found.settings, type=ClinicSettings)
     limits = limits_for(actor, zone, settings)
     assert found.duration_minutes is not None
@@ -224,8 +236,9 @@ async def availability(actor: Actor, query: AvailabilityQuery) -> AvailabilityVi
             provider.buffer_after_minutes,
         )
         service = rules.Service(found.duration_minutes, buffers)
-        schedule = _schedule(zone, provider, blocks)
-        starts = rules.slot_starts(schedule, service, limits, first, last)
+        hours = tuple(rules.WeeklyInterval(*h) for h in sorted(provider.hours))
+        mine = ((b.start, b.end) for b in blocks if b.provider_id in (None, provider.id))
+        starts = rules.free_starts(zone, hours, mine, service, limits, first, last)
         found_starts.extend((start, provider.id) for start in starts)
     # By start, then provider id: providers were taken in id order and the sort is stable.
     found_starts.sort(key=itemgetter(0))
@@ -233,4 +246,4 @@ async def availability(actor: Actor, query: AvailabilityQuery) -> AvailabilityVi
         SlotView(provider_id=pid, start=rules.instant(us), end=rules.instant(us + duration))
         for us, pid in found_starts
     ]
-    return AvailabilityView(timezone=found.timezone, service_id=query.service_id, slots=slots)
+    return AvailabilityView(timezone=found.timezone, service_id=service_id, slots=slots)
