@@ -116,6 +116,27 @@ class Block(rows.Row, frozen=True):
     ends_at: datetime
 
 
+BLOCKING = (
+    "SELECT 'closed' AS kind, provider_id, starts_at, ends_at FROM time_off"
+    " WHERE provider_id = ANY({}::uuid[]) AND starts_at < {} AND ends_at > {}"
+    " UNION ALL SELECT 'closed', NULL, starts_at, ends_at FROM closure"
+    " WHERE starts_at < {} AND ends_at > {}"
+    " UNION ALL SELECT 'busy', provider_id, occupied_start, occupied_end FROM appointment"
+    " WHERE provider_id = ANY({}::uuid[]) AND occupied_start < {} AND occupied_end > {}"
+    " AND status NOT IN ('cancelled', 'no_show') AND id IS DISTINCT FROM {}"
+)
+"""The rows of `blocking_intervals()`; its placeholders are `blocking_arguments()`."""
+
+
+def blocking_arguments(
+    provider_ids: list[uuid.UUID],
+    start: datetime,
+    end: datetime,
+    except_appointment: uuid.UUID | None = None,
+) -> tuple[object, ...]:
+    return (provider_ids, end, start, end, start, provider_ids, end, start, except_appointment)
+
+
 async def blocking_intervals(
     provider_ids: list[uuid.UUID],
     start: datetime,
@@ -128,22 +149,8 @@ async def blocking_intervals(
     (`busy`) but `except_appointment`'s (a rescheduled appointment's own old block)."""
     return await rows.fetch_all(
         Block,
-        "SELECT 'closed' AS kind, provider_id, starts_at, ends_at FROM time_off"
-        " WHERE provider_id = ANY({}::uuid[]) AND starts_at < {} AND ends_at > {}"
-        " UNION ALL SELECT 'closed', NULL, starts_at, ends_at FROM closure"
-        " WHERE starts_at < {} AND ends_at > {}"
-        " UNION ALL SELECT 'busy', provider_id, occupied_start, occupied_end FROM appointment"
-        " WHERE provider_id = ANY({}::uuid[]) AND occupied_start < {} AND occupied_end > {}"
-        " AND status NOT IN ('cancelled', 'no_show') AND id IS DISTINCT FROM {}",
-        provider_ids,
-        end,
-        start,
-        end,
-        start,
-        provider_ids,
-        end,
-        start,
-        except_appointment,
+        BLOCKING,
+        *blocking_arguments(provider_ids, start, end, except_appointment),
     )
 
 

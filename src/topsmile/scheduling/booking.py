@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from topsmile.clinics.queries import clinic_by_id
+import msgspec
+
 from topsmile.clinics.schemas import ClinicSettings, clinic_view
 from topsmile.clinics.tables import ClinicRow
 from topsmile.core import clock, db, rows
@@ -36,13 +37,17 @@ from topsmile.patients.tables import PatientRow
 from topsmile.scheduling import appointment_events, events
 from topsmile.scheduling import availability as rules
 from topsmile.scheduling.appointment_events import announce, cancel_reminders, schedule_reminders
-from topsmile.scheduling.availability_service import blocking_intervals, limits_for
+from topsmile.scheduling.availability_service import (
+    BLOCKING,
+    Block,
+    blocking_arguments,
+    limits_for,
+)
 from topsmile.scheduling.schemas import AppointmentCreate, Cancel, Reschedule, StatusChange
 from topsmile.scheduling.tables import (
     AppointmentRow,
     ProviderRow,
     ServiceRow,
-    WorkingHoursRow,
 )
 
 # Allowed status changes (SPEC §6); completed, cancelled and no_show are final.
@@ -88,19 +93,45 @@ async def _read(
 ) -> _Booking:
     """The service and provider as the actor may see them (404 otherwise), with the clinic.
     `booked`: the service of an existing appointment, which its patient has seen anyway."""
-    service = await rows.fetch_one(
-        ServiceRow, "SELECT * FROM clinic_service WHERE id = {}", service_id
+    # One round trip for the three rows, each a whole row as a composite value (None when
+    # there is no such id in this clinic).
+    [found] = await db.fetch(
+        "SELECT c AS clinic, s AS service, p AS provider FROM clinic c"
+        " LEFT JOIN clinic_service s ON s.id = {} LEFT JOIN provider p ON p.id = {}"
+        " WHERE c.id = {}",
+        service_id,
+        provider_id,
+        actor.clinic_id,
     )
+    service = None if found["service"] is None else ServiceRow(**found["service"])
     hidden = not actor.is_staff and not booked
     if service is None or (hidden and not (service.active and service.online_bookable)):
         raise NotFound("No such service.")
-    provider = await rows.fetch_one(
-        ProviderRow, "SELECT * FROM provider WHERE id = {}", provider_id
-    )
+    provider = None if found["provider"] is None else ProviderRow(**found["provider"])
     if provider is None or (not actor.is_staff and not provider.active):
         raise NotFound("No such provider.")
-    clinic = await clinic_by_id(actor.clinic_id)
+    clinic = ClinicRow(**found["clinic"])
     return _Booking(clinic, clinic_view(clinic).settings, service, provider)
+
+
+class _ProviderTime(rows.Row, frozen=True):
+    offers: bool
+    hours: str  # JSON: [[weekday, start minute, end minute], ...]
+    blocks: str  # JSON: the `Block` rows of `blocking_intervals()`
+
+
+_HOURS = msgspec.json.Decoder(list[tuple[int, int, int]])
+_BLOCKS = msgspec.json.Decoder(list[Block])
+# What the slot check reads, in one round trip: whether the provider offers the service, its
+# weekly hours, and `blocking_intervals()` around the start (timestamps keep microseconds).
+# BLOCKING is a constant and every value a parameter, hence the noqa.
+_PROVIDER_TIME = (
+    "SELECT EXISTS (SELECT 1 FROM provider_service WHERE provider_id = {}"  # noqa: S608
+    " AND service_id = {}) AS offers,"
+    " (SELECT coalesce(json_agg(json_build_array(weekday, start_minute, end_minute)), '[]')"
+    " FROM working_hours WHERE provider_id = {})::text AS hours,"
+    " (SELECT coalesce(json_agg(b), '[]') FROM (" + BLOCKING + ") b)::text AS blocks"
+)
 
 
 async def lock_provider(provider_id: uuid.UUID) -> None:
@@ -119,25 +150,22 @@ async def _check(
     if not 1900 <= start.year <= 9000:
         raise ValidationError.on("start", "This instant is out of range.")
     service, provider = booking.service, booking.provider
-    offers = await rows.exists(
-        "SELECT EXISTS (SELECT 1 FROM provider_service WHERE provider_id = {}"
-        " AND service_id = {}) AS found",
+    found = await rows.fetch_only(
+        _ProviderTime,
+        _PROVIDER_TIME,
         provider.id,
         service.id,
+        provider.id,
+        *blocking_arguments([provider.id], start - _MARGIN, start + _MARGIN, moving),
     )
-    if not (offers and service.active and provider.active):
+    if not (found.offers and service.active and provider.active):
         raise NotBookable("This provider does not offer this service.")
     if not (actor.is_staff or service.online_bookable):
         raise NotBookable("This service is booked by the clinic's staff.")
-    hours = await rows.fetch_all(
-        WorkingHoursRow, "SELECT * FROM working_hours WHERE provider_id = {}", provider.id
-    )
-    blocks = await blocking_intervals(
-        [provider.id], start - _MARGIN, start + _MARGIN, except_appointment=moving
-    )
+    blocks = _BLOCKS.decode(found.blocks)
     schedule = rules.Schedule(
         booking.zone,
-        tuple(rules.WeeklyInterval(h.weekday, h.start_minute, h.end_minute) for h in hours),
+        tuple(rules.WeeklyInterval(*h) for h in _HOURS.decode(found.hours)),
         busy=tuple(rules.Span(b.starts_at, b.ends_at) for b in blocks if b.kind == "busy"),
         closed=tuple(rules.Span(b.starts_at, b.ends_at) for b in blocks if b.kind == "closed"),
     )
