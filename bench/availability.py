@@ -274,6 +274,7 @@ async def main() -> None:
     parser.add_argument("--booking-seconds", type=int, default=5)
     parser.add_argument("--booking-weeks", type=int, default=3)
     parser.add_argument("--in-process-only", action="store_true", help="skip wrk and booking")
+    parser.add_argument("--booking-only", action="store_true", help="only bookings and race")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("install wrk first (apt-get install -y wrk)")
@@ -292,6 +293,9 @@ async def main() -> None:
         print("The one query of a one-provider request (EXPLAIN ANALYZE, app role):\n")
         print("```\n" + plan + "\n```\n")
         paths = targets(slug, seeded)
+        if args.booking_only:
+            await booking(urls, slug, seeded, args)
+            return
         p50s = await in_process(urls, paths, slug, args.requests)
         if args.in_process_only:
             return

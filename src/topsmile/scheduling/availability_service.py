@@ -98,9 +98,12 @@ _READ = (
     "   WHERE provider_id IN (SELECT id FROM staff) AND starts_at < {} AND ends_at > {}"
     "   UNION ALL SELECT NULL, starts_at, ends_at FROM closure"
     "   WHERE starts_at < {} AND ends_at > {}"
-    "   UNION ALL SELECT provider_id, occupied_start, occupied_end FROM appointment"
-    "   WHERE provider_id IN (SELECT id FROM staff) AND occupied_start < {}"
-    "   AND occupied_end > {} AND status NOT IN ('cancelled', 'no_show')) b)::text AS blocks"
+    # Per provider (LATERAL), so each is an index range of appointment_provider_block: a
+    # plain join let the planner read the whole clinic's appointments by clinic_id.
+    "   UNION ALL SELECT t.id, a.occupied_start, a.occupied_end FROM staff t CROSS JOIN LATERAL"
+    "   (SELECT occupied_start, occupied_end FROM appointment WHERE provider_id = t.id"
+    "   AND occupied_start < {} AND occupied_end > {}"
+    "   AND status NOT IN ('cancelled', 'no_show')) a) b)::text AS blocks"
     " FROM clinic c LEFT JOIN clinic_service s ON s.id = {} WHERE c.id = app_clinic_id()"
 )
 
