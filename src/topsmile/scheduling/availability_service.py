@@ -232,7 +232,10 @@ async def availability(actor: Actor, query: AvailabilityQuery) -> AvailabilityVi
     if provider_id is not None and (not providers or (patient_rules and not providers[0].active)):
         raise NotFound("No such provider.")
     providers = [p for p in providers if p.active and p.offers and found.active]
-    blocks = _BLOCKS.decode(found.blocks)
+    blocks: dict[uuid.UUID | None, list[tuple[int, int]]] = {}
+    for block in _BLOCKS.decode(found.blocks):
+        blocks.setdefault(block.provider_id, []).append((block.start, block.end))
+    closures = blocks.get(None, [])
     settings = msgspec.json.decode(found.settings, type=ClinicSettings)
     limits = limits_for(actor, zone, settings)
     assert found.duration_minutes is not None
@@ -247,7 +250,7 @@ async def availability(actor: Actor, query: AvailabilityQuery) -> AvailabilityVi
         )
         service = rules.Service(found.duration_minutes, buffers)
         hours = tuple(rules.WeeklyInterval(*h) for h in sorted(provider.hours))
-        mine = ((b.start, b.end) for b in blocks if b.provider_id in (None, provider.id))
+        mine = closures + blocks.get(provider.id, [])
         starts = rules.free_starts(zone, hours, mine, service, limits, first, last)
         found_starts.extend((start, provider.id) for start in starts)
     # By start, then provider id: providers were taken in id order and the sort is stable.
