@@ -39,6 +39,7 @@ from topsmile.scheduling.controllers import (
     ServicesController,
 )
 from topsmile.scheduling.stats_controller import StatsController
+from topsmile.uploads.controllers import UploadsController
 from topsmile.users.controllers import UsersController
 from topsmile.wiring import build_bus
 
@@ -101,6 +102,7 @@ def build_litestar(settings: Settings, *, run_relay: bool = True) -> Litestar:
             AuditController,
             NotificationsController,
             PatientsController,
+            UploadsController,
         ],
         middleware=[AuthMiddleware],
         lifespan=[lifespan],
