@@ -205,12 +205,7 @@ async def test_control_characters_are_dropped_from_names(
         f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; '
         'filename="a\tb\x7f\x1bc.png"\r\nContent-Type: image/png\r\n\r\n'
     ).encode()
-    content = (
-        head
-        + PNG
-        + b"\r\n"
-        + _form(CATEGORY, ("patientId", None, str(patient_id).encode()))
-    )
+    content = head + PNG + b"\r\n" + _form(CATEGORY, ("patientId", None, str(patient_id).encode()))
     headers = {**csrf(staff), "Content-Type": MULTIPART}
     response = await staff.post(UPLOADS, content=content, headers=headers)
     assert response.status_code == 201, response.text
