@@ -190,9 +190,7 @@ async def main() -> None:
     print(
         f"{args.size_mib} MiB PDFs, {args.seconds:.0f} s per row after a 2 s warm-up, one worker\n"
     )
-    print(
-        "| clients | uploads/s | MiB/s | p50 ms | p99 ms | peak RSS MiB | RSS before any upload, MiB |"
-    )
+    print("| clients | uploads/s | MiB/s | p50 ms | p99 ms | peak RSS MiB | RSS before, MiB |")
     print("|---|---|---|---|---|---|---|")
     for r in results:
         rate = r.uploads / r.seconds
