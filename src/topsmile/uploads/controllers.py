@@ -88,7 +88,13 @@ class UploadsController(Controller):
         row = await service.upload(request.user.actor, storage, request.stream(), content_type)
         return upload_view(row)
 
-    @get("/", operation_id="listUploads", summary="List patient files", guards=[READERS])
+    @get(
+        "/",
+        operation_id="listUploads",
+        summary="List patient files (newest first)",
+        guards=[READERS],
+        responses={404: problem_response(404)},  # a patientId that is not theirs / not here
+    )
     async def index(
         self,
         request: Req,
