@@ -98,6 +98,7 @@ async def store(actor: Actor, storage: Storage, file: Received, fields: UploadFi
         raise UnsupportedMediaType("Upload a PDF, PNG, JPEG, WebP or DICOM file.")
     if not claim_matches(file.declared_type, actual):
         raise UnsupportedMediaType(f"The file's bytes are {actual}, not {file.declared_type}.")
+    await file.temp.finish()  # fsync outside the transaction: it holds no connection
     upload_id = uuid.uuid4()
     key = f"{actor.clinic_id}/{upload_id}"
     renamed = False

@@ -1,16 +1,16 @@
 """Where file bytes live: the `Storage` interface and the local-directory store.
 
 A file is written to a temporary object first (`open_temp`), hashed and counted while it
-streams in, then `commit` makes it durable and moves it under its final key — the service
-does that inside the transaction that inserts its row, so a row never points at a missing
-file. Keys are server-generated (`<clinic id>/<upload id>`), never taken from a request.
+streams in; `finish` makes its bytes durable; then `commit` moves it under its final key —
+the service does that inside the transaction that inserts its row, so a row never points at
+a missing file. Keys are server-generated (`<clinic id>/<upload id>`), never taken from a request.
 
-An S3-compatible store implements the same calls: `open_temp` starts a multipart upload (or
-writes `tmp/<random>`), `write` sends parts, `commit` completes it under the key (or copies
-`tmp/…` to the key and deletes the temp object), `read` is a ranged GET streamed in chunks,
+An S3-compatible store implements the same calls: `open_temp` starts a multipart upload of
+`tmp/<random>`, `write` buffers and sends 5 MiB parts, `finish` completes it, `commit`
+copies `tmp/…` to the key and deletes the temp object, `read` is a ranged GET streamed in chunks,
 `delete` a DELETE, and `leftovers` lists `tmp/` and the keys with `LastModified` (plus
-`ListMultipartUploads` for abandoned ones). Its durability comes with the completed PUT, so
-`commit` has nothing to fsync.
+`ListMultipartUploads` for abandoned ones). Its durability comes with the completed upload, so
+nothing needs an fsync.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 READ_CHUNK = 64 * 1024
 _TEMP_DIR = "tmp"
@@ -35,6 +35,9 @@ class TempFile(Protocol):
     def written(self) -> int: ...
 
     async def write(self, chunk: bytes) -> None: ...
+
+    async def finish(self) -> None:
+        """Every byte is written: make them durable (before the row's transaction opens)."""
 
 
 @dataclass(frozen=True)
@@ -85,7 +88,10 @@ class LocalTempFile:
         self._file.write(chunk)
         self._written += len(chunk)
 
-    def sync_and_close(self) -> None:
+    async def finish(self) -> None:
+        await asyncio.to_thread(self._sync_and_close)
+
+    def _sync_and_close(self) -> None:
         if not self._file.closed:
             self._file.flush()
             os.fsync(self._file.fileno())
@@ -116,17 +122,17 @@ class LocalStorage:
     async def commit(self, temp: TempFile, key: str) -> None:
         assert isinstance(temp, LocalTempFile)
         target = self._path(key)
-        await asyncio.to_thread(_commit, temp, target)
+        await temp.finish()  # done already by the caller, unless it skipped it
+        await asyncio.to_thread(_commit, temp.path, target)
 
     async def discard(self, temp: TempFile) -> None:
         assert isinstance(temp, LocalTempFile)
         temp.close()
         temp.path.unlink(missing_ok=True)
 
-    async def read(self, key: str) -> AsyncIterator[bytes]:
-        with self._path(key).open("rb") as file:
-            while chunk := await asyncio.to_thread(file.read, READ_CHUNK):
-                yield chunk
+    def read(self, key: str) -> AsyncIterator[bytes]:
+        # Opened now, so a missing file fails here rather than in the middle of a response.
+        return _chunks(self._path(key).open("rb"))
 
     async def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)
@@ -153,12 +159,17 @@ class LocalStorage:
         (self.root / leftover.key).unlink(missing_ok=True)
 
 
-def _commit(temp: LocalTempFile, target: Path) -> None:
-    temp.sync_and_close()
+async def _chunks(file: BinaryIO) -> AsyncIterator[bytes]:
+    with file:
+        while chunk := await asyncio.to_thread(file.read, READ_CHUNK):
+            yield chunk
+
+
+def _commit(temp: Path, target: Path) -> None:
     if not target.parent.is_dir():
         target.parent.mkdir(exist_ok=True)
         _sync_directory(target.parent.parent)
-    os.replace(temp.path, target)
+    os.replace(temp, target)
     # The rename is durable only once the directory entry is.
     _sync_directory(target.parent)
 
