@@ -10,11 +10,14 @@ import time
 import uuid
 from pathlib import Path
 
+import pytest
+
 from tests.api.auth_fixtures import seed_clinic
 from tests.api.patient_fixtures import link_patient
 from tests.api.upload_fixtures import PDF
 from tests.conftest import store_env
 from topsmile.config import Settings
+from topsmile.core import db
 from topsmile.core.actor import Actor
 from topsmile.core.middleware import EdgeMiddleware
 from topsmile.uploads import admin, service
@@ -84,3 +87,24 @@ def test_cleanup_command_removes_an_orphan(settings: Settings) -> None:
     assert not orphan.exists()
     assert fresh.exists()
     fresh.unlink()
+
+
+async def test_a_failed_rename_keeps_no_row_and_no_temp_file(app: EdgeMiddleware) -> None:
+    """Storage that cannot take the file (here its clinic folder is a plain file) rolls the
+    row back with it: never a row without its file."""
+    storage: LocalStorage = app.app.state.runtime.storage
+    clinic = await seed_clinic(("admin", "patient"))
+    actor = Actor(clinic.id, clinic.users["admin"], "admin")
+    fields = UploadFields(patient_id=await link_patient(clinic), category="other")
+    blocker = storage.root / str(clinic.id)
+    blocker.write_bytes(b"not a folder")
+    temps_before = set((storage.root / "tmp").iterdir())
+    try:
+        with pytest.raises(OSError):  # noqa: PT011 - which OSError depends on the platform
+            await service.store_bytes(actor, storage, PDF, "x.pdf", fields)
+    finally:
+        blocker.unlink()
+    async with db.tenant_transaction(clinic.id):
+        assert await db.fetch("SELECT id FROM upload") == []
+        assert await db.fetch("SELECT id FROM event_outbox WHERE entity_type = 'upload'") == []
+    assert set((storage.root / "tmp").iterdir()) == temps_before
