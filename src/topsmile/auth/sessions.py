@@ -14,7 +14,6 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -24,6 +23,7 @@ from topsmile.auth.principal import Principal, Role
 from topsmile.auth.session_cache import CHANNEL, TTL, SessionCache
 from topsmile.config import Rate
 from topsmile.core import clock, db, rows
+from topsmile.core.resp import ScriptCaller
 from topsmile.core.throttle import Decision
 
 log = logging.getLogger("topsmile.sessions")
@@ -55,22 +55,27 @@ class Admission:
 
 
 class Denylist:
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: Redis, redis_url: str) -> None:
         self._redis = redis
-        self._admit: Any = redis.register_script(_ADMIT)
+        # The one call of every authenticated request, on its own lean connection (resp.py).
+        self._admit = ScriptCaller(redis_url, _ADMIT)
         self.cache = SessionCache(redis)
+
+    async def close(self) -> None:
+        await self.cache.stop()
+        await self._admit.close()
 
     async def admit(self, claims: tokens.AccessClaims, throttle_key: str, rate: Rate) -> Admission:
         """The Redis half of a request's session check, with its throttle hit."""
         try:
             revoked, changed, count, ttl = await self._admit(
-                keys=[
+                [
                     f"denylist:session:{claims.session_id}",
                     f"denylist:user:{claims.user_id}",
                     throttle_key,
                     f"denylist:clinic:{claims.clinic_id}",
                 ],
-                args=[rate.window_seconds],
+                [rate.window_seconds],
             )
         except RedisError:
             log.warning("denylist unavailable; reading the session row")
