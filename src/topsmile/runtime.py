@@ -27,8 +27,10 @@ class Runtime:
 
     @classmethod
     def build(cls, settings: Settings, redis: Redis) -> Runtime:
+        assert settings.redis_url is not None
+        denylist = Denylist(redis, settings.redis_url)
         storage = LocalStorage(Path(settings.storage_dir))
-        return cls(settings, redis, Throttle(redis), Hasher(), Denylist(redis), storage)
+        return cls(settings, redis, Throttle(redis), Hasher(), denylist, storage)
 
 
 def runtime_of(request: Request[Any, Any, Any]) -> Runtime:
