@@ -10,6 +10,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.api.auth_fixtures import SeededClinic, csrf
 from tests.api.patient_fixtures import link_patient
@@ -281,3 +283,42 @@ async def test_an_upload_needs_the_csrf_header(
         data={"category": "xray", "patientId": str(patient_id)},
     )
     assert_problem(response, 403, "csrf-failed")
+
+
+PARTS = st.sampled_from(
+    [
+        b"--%s\r\n" % BOUNDARY.encode(),
+        b"--%s--\r\n" % BOUNDARY.encode(),
+        b'Content-Disposition: form-data; name="file"; filename="a.pdf"\r\n',
+        b'Content-Disposition: form-data; name="category"\r\n',
+        b'Content-Disposition: form-data; name="patientId"\r\n',
+        b"Content-Type: application/pdf\r\n",
+        b"\r\n",
+        b"xray",
+        PDF,
+        PNG[:20],
+    ]
+)
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(parts=st.lists(st.one_of(PARTS, st.binary(max_size=40)), max_size=12))
+async def test_no_multipart_body_gets_a_5xx(
+    as_role: dict[str, httpx.AsyncClient],
+    patient_id: uuid.UUID,  # the patient has a record, so a well-formed body is stored
+    storage_root: Path,
+    parts: list[bytes],
+) -> None:
+    patient = as_role["patient"]
+    headers = {**csrf(patient), "Content-Type": MULTIPART}
+    response = await patient.post(UPLOADS, content=b"".join(parts), headers=headers)
+    assert response.status_code < 500, response.text
+    if response.status_code >= 400:
+        assert response.headers["content-type"] == "application/problem+json"
+    assert temp_files(storage_root) == []

@@ -91,7 +91,8 @@ class _Reader:
         elif name in FIELDS or name == FILE:
             raise ValidationError.on(name, f"Send `{name}` once.")
         else:
-            raise ValidationError.on(name or "body", f"Unknown form field `{name}`.")
+            shown = name[:100]  # a part header may be 4 KiB long
+            raise ValidationError.on(shown or "body", f"Unknown form field `{shown}`.")
         self.name = name
 
     async def data(self, chunk: bytes) -> None:
