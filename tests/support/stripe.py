@@ -130,11 +130,14 @@ class _Handler(BaseHTTPRequestHandler):
             if key is not None and key in state.replays:
                 first, status, answer = state.replays[key]
                 if first != params:
-                    status, answer = 400, _error(
+                    status, answer = (
                         400,
-                        "idempotency_error",
-                        "Keys for idempotent requests can only be used with the same"
-                        " parameters they were first used with.",
+                        _error(
+                            400,
+                            "idempotency_error",
+                            "Keys for idempotent requests can only be used with the same"
+                            " parameters they were first used with.",
+                        ),
                     )
             elif self.path == "/v1/payment_intents":
                 status, answer = self._create_intent(state, params)
@@ -240,7 +243,8 @@ class LocalStripe:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        assert self._server is not None and self._thread is not None
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)

@@ -134,7 +134,6 @@ CONSTRAINTS: dict[str, ConstraintProblem] = {
     "payment_refunds_check": _invalid("amount", "More than the payment cannot be refunded."),
     "payment_currency_check": _SERVER_ROW,
     "payment_one_open": _conflict("appointmentId", "This appointment already has an open payment."),
-    "stripe_event_pkey": _SERVER_ROW,
     "stripe_event_clinic_id_fkey": _NO_CLINIC,
     "stripe_event_payment_id_fkey": _SERVER_ROW,
     # events, notifications, audit (written by the server only)
