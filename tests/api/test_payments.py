@@ -345,9 +345,16 @@ async def test_staff_refunds_with_cumulative_keys_and_stripe_confirms_them(
 
 
 async def _run_cancellation_handler(
-    settings: Settings, clinic: SeededClinic, appointment_id: str, *, commit: bool = True
+    settings: Settings,
+    clinic: SeededClinic,
+    entity_id: str,
+    *,
+    commit: bool = True,
+    name: str = "appointment.cancelled",
 ) -> None:
-    [event] = await outbox_events(clinic.id, "appointment.cancelled", appointment_id)
+    """The `payments` handler on the clinic's `name` event of `entity_id`, as the relay runs
+    it (in the clinic's transaction; `commit=False`: a relay that crashed before commit)."""
+    [event] = await outbox_events(clinic.id, name, entity_id)
     async with db.tenant_transaction(clinic.id):
         row = await rows.fetch_only(
             OutboxRow, "SELECT * FROM event_outbox WHERE id = {}", event["id"]
@@ -400,3 +407,51 @@ async def test_patients_see_only_their_own_payments(payers: Clients, clinic: See
         "pageSize": 20,
     }
     assert (await payers["manager"].get(f"{PAYMENTS}/{their_payment}")).status_code == 200
+
+
+async def test_a_payment_that_succeeds_after_its_appointment_was_cancelled_is_refunded(
+    payers: Clients, clinic: SeededClinic, stripe_api: LocalStripe, pay_app: object
+) -> None:
+    appointment_id = await own_appointment(clinic, payers)
+    created = await create_intent(payers["patient"], appointment_id)
+    payment_id = created.json()["paymentId"]
+    intent_id = created.json()["clientSecret"].split("_secret_")[0]
+    assert (await act(payers["admin"], appointment_id, "cancel")).status_code == 200
+    configured = pay_app.app.state.runtime.settings  # type: ignore[attr-defined]
+    await _run_cancellation_handler(configured, clinic, appointment_id)
+    assert stripe_api.refunds == []  # nothing was paid yet
+    await deliver(payers["patient"], "payment_intent.succeeded", intent_object(intent_id))
+    await _run_cancellation_handler(configured, clinic, payment_id, name="payment.succeeded")
+    [refund] = stripe_api.refunds
+    assert (refund["amount"], refund["payment_intent"]) == (15000, intent_id)
+
+
+async def test_an_older_event_delivered_again_after_a_newer_one_changes_nothing(
+    payers: Clients, clinic: SeededClinic
+) -> None:
+    appointment_id = await own_appointment(clinic, payers)
+    created = await create_intent(payers["patient"], appointment_id)
+    payment_id = created.json()["paymentId"]
+    intent = intent_object(created.json()["clientSecret"].split("_secret_")[0])
+    patient = payers["patient"]
+    await deliver(patient, "payment_intent.payment_failed", intent, event_id="evt_old_failure")
+    await deliver(patient, "payment_intent.processing", intent, event_id="evt_new_processing")
+    # Stripe retries the old failure (its first answer was lost): it was applied already.
+    await deliver(patient, "payment_intent.payment_failed", intent, event_id="evt_old_failure")
+    shown = await payers["admin"].get(f"{PAYMENTS}/{payment_id}")
+    assert shown.json()["status"] == "processing"
+    assert len(await outbox_events(clinic.id, "payment.failed", payment_id)) == 1
+
+
+async def test_payment_events_reach_email_audit_and_the_refund_handler(
+    payers: Clients, clinic: SeededClinic
+) -> None:
+    _, payment_id, _ = await _paid(payers, clinic)
+    [event] = await outbox_events(clinic.id, "payment.succeeded", payment_id)
+    async with db.tenant_transaction(clinic.id):
+        handlers = await db.fetch(
+            "SELECT handler FROM event_delivery WHERE event_id = {}", event["id"]
+        )
+    assert {h["handler"] for h in handlers} == {"audit", "email", "payments"}
+    assert event["entity_type"] == "payment"
+    assert event["actor_id"] is None  # Stripe acts through the system actor

@@ -1,6 +1,6 @@
 """Refunds (SPEC §8): asked by staff (`POST /api/payments/{id}/refund`, 202) or made in full
-when a paid appointment is cancelled. Stripe confirms with `charge.refunded`, and only then
-does the payment change (payments/webhooks.py).
+when a paid appointment is cancelled (or a payment succeeds for a cancelled one). Stripe
+confirms with `charge.refunded`, and only then does the payment change (payments/webhooks.py).
 
 Each refund asks Stripe with the idempotency key `topsmile-re-<paymentId>-<cumulative>`,
 where `cumulative` is the total asked so far including this one: a retry of the same
@@ -20,11 +20,12 @@ from topsmile.core.actor import Actor
 from topsmile.core.errors import Conflict, ValidationError
 from topsmile.events.bus import Bus
 from topsmile.events.catalogue import lookup
-from topsmile.events.types import AppointmentNotice, Event
-from topsmile.payments import gateway, queries
+from topsmile.events.types import AppointmentNotice, Event, PaymentNotice
+from topsmile.payments import events, gateway, queries
 from topsmile.payments.schemas import RefundRequest
 from topsmile.payments.tables import PaymentRow
 from topsmile.scheduling import events as scheduling_events
+from topsmile.scheduling import payment_status
 
 
 def refund_key(payment_id: uuid.UUID, cumulative: int) -> str:
@@ -79,24 +80,32 @@ async def refund(
 
 
 class CancellationRefunds:
-    """The handler refunding in full the payments of a cancelled appointment. A patient may
-    cancel only outside the clinic's window (booking refuses it inside), and a cancellation
-    by staff is the clinic's own: every cancellation that happened is refunded."""
+    """The handler refunding in full the money held for a cancelled appointment: on
+    `appointment.cancelled` (its paid payments), and on `payment.succeeded` when the
+    appointment was cancelled while its intent was still open. A patient may cancel only
+    outside the clinic's window (booking refuses it inside), and a cancellation by staff is
+    the clinic's own: every cancellation that happened is refunded."""
+
+    EVENTS = (scheduling_events.APPOINTMENT_CANCELLED.name, events.PAYMENT_SUCCEEDED.name)
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
 
     async def handle(self, event: Event, attempt: int) -> None:
-        notice: AppointmentNotice = lookup(event.name).check(event.payload)
+        notice: AppointmentNotice | PaymentNotice = lookup(event.name).check(event.payload)
         # The relay runs this in the event clinic's transaction (joined here).
         async with db.tenant_transaction(event.clinic_id):
+            if isinstance(notice, PaymentNotice):
+                appointment = await payment_status.appointment_by_id(notice.appointment_id)
+                if appointment.status != "cancelled":
+                    return
             for payment in await queries.paid_payments(notice.appointment_id):
                 remaining = _remaining(payment)
                 if remaining > 0:
                     await _ask(self._settings, payment, remaining, "appointment cancelled")
 
     def subscribe(self, bus: Bus) -> None:
-        bus.subscribe("payments", [scheduling_events.APPOINTMENT_CANCELLED.name], self.handle)
+        bus.subscribe("payments", self.EVENTS, self.handle)
 
 
 def subscribe(bus: Bus, settings: Settings) -> None:
