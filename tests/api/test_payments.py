@@ -195,6 +195,10 @@ async def test_webhook_signatures_missing_forged_or_expired_are_400(
         assert (response.status_code, problem(response)) == (400, "validation-error")
     unknown = await deliver(anyone, "customer.created", {"id": "cus_1", "object": "customer"})
     assert unknown.status_code == 200
+    no_id = await deliver(anyone, "balance.available", {"object": "balance", "available": []})
+    assert no_id.status_code == 200
+    not_ours = await deliver(anyone, "payment_intent.succeeded", intent_object("pi_elsewhere"))
+    assert not_ours.status_code == 200
     fresh = await deliver(anyone, "payment_intent.processing", succeeded, age_seconds=200)
     assert fresh.status_code == 200
     shown = await payers["admin"].get(f"{PAYMENTS}/{payment_id}")

@@ -62,9 +62,9 @@ _PUBLISHED: dict[str, EventType[PaymentNotice]] = {
 
 
 class _Object(msgspec.Struct, kw_only=True):
-    """A PaymentIntent or a Charge: the few fields read here."""
+    """A PaymentIntent or a Charge: the few fields read here (others' objects may differ)."""
 
-    id: str
+    id: str = ""
     payment_intent: str | None = None  # a Charge's intent
     amount_refunded: int = 0  # a Charge's cumulative refunds
 
