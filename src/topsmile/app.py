@@ -78,7 +78,7 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
         yield
     finally:
         await relay.stop()
-        await runtime.denylist.cache.stop()
+        await runtime.denylist.close()
         await redis.aclose()
         await db.close_pool()
 

@@ -24,7 +24,9 @@ class Runtime:
 
     @classmethod
     def build(cls, settings: Settings, redis: Redis) -> Runtime:
-        return cls(settings, redis, Throttle(redis), Hasher(), Denylist(redis))
+        assert settings.redis_url is not None
+        denylist = Denylist(redis, settings.redis_url)
+        return cls(settings, redis, Throttle(redis), Hasher(), denylist)
 
 
 def runtime_of(request: Request[Any, Any, Any]) -> Runtime:
