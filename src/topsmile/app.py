@@ -29,6 +29,7 @@ from topsmile.events import bus
 from topsmile.events.relay import Relay, relay_config
 from topsmile.notifications.controllers import NotificationsController
 from topsmile.patients.controllers import PatientsController
+from topsmile.payments.controllers import PaymentsController
 from topsmile.runtime import Runtime
 from topsmile.scheduling.appointments_controller import AppointmentsController
 from topsmile.scheduling.controllers import (
@@ -103,6 +104,7 @@ def build_litestar(settings: Settings, *, run_relay: bool = True) -> Litestar:
             NotificationsController,
             PatientsController,
             UploadsController,
+            PaymentsController,
         ],
         middleware=[AuthMiddleware],
         lifespan=[lifespan],

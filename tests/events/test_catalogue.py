@@ -62,6 +62,8 @@ EXPECTED = {
     "appointment.cancelled",
     "appointment.reminder_due",
     "payment.succeeded",
+    "payment.failed",
+    "payment.refunded",
 }
 
 

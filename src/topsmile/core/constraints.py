@@ -134,6 +134,19 @@ CONSTRAINTS: dict[str, ConstraintProblem] = {
     "upload_size_check": _SERVER_ROW,
     "upload_sha256_check": _SERVER_ROW,
     "upload_filename_check": _SERVER_ROW,
+    # payments (written by the server only; create-intent's row lock and the webhook's
+    # event-id insert keep the races away from these)
+    "payment_clinic_id_id_key": _SERVER_ROW,
+    "payment_stripe_payment_intent_id_key": _SERVER_ROW,
+    "payment_clinic_id_fkey": _NO_CLINIC,
+    "payment_appointment_id_fkey": _missing("appointmentId", "No such appointment."),
+    "payment_status_check": _SERVER_ROW,
+    "payment_amount_check": _SERVER_ROW,
+    "payment_refunds_check": _invalid("amount", "More than the payment cannot be refunded."),
+    "payment_currency_check": _SERVER_ROW,
+    "payment_one_open": _conflict("appointmentId", "This appointment already has an open payment."),
+    "stripe_event_clinic_id_fkey": _NO_CLINIC,
+    "stripe_event_payment_id_fkey": _SERVER_ROW,
     # events, notifications, audit (written by the server only)
     "event_delivery_event_id_fkey": _SERVER_ROW,
     "event_delivery_status_check": _SERVER_ROW,

@@ -103,6 +103,10 @@ class CancellationWindow(AppError):
     status, code, title = 422, "cancellation-window", "Too close to the appointment"
 
 
+class NothingToPay(AppError):
+    status, code, title = 422, "nothing-to-pay", "Nothing to pay"
+
+
 class IdempotencyKeyReused(AppError):
     status, code, title = 422, "idempotency-key-reused", "Idempotency-Key used for another request"
 

@@ -19,6 +19,7 @@ from topsmile.clinics.service import create_clinic
 from topsmile.core import clock, db
 from topsmile.core.actor import Actor, Role
 from topsmile.patients.linking import link_or_create_patient
+from topsmile.payments import intents
 from topsmile.scheduling import availability_service, booking, catalogue, providers
 from topsmile.scheduling.availability_service import AvailabilityQuery
 from topsmile.scheduling.schemas import (
@@ -244,10 +245,12 @@ async def seed(hasher: Hasher, slug: str = SLUG, storage: Storage | None = None)
 async def _appointments(
     admin: Actor, service_id: uuid.UUID, provider_id: uuid.UUID, patient_ids: list[uuid.UUID]
 ) -> None:
-    """A few bookings in the coming week, made through booking like any other."""
+    """A few bookings in the coming week, made through booking like any other; the first
+    has a payment waiting for its Stripe intent."""
     today = clock.now().astimezone(ZoneInfo("America/Sao_Paulo")).date()
     tomorrow = (today + timedelta(days=1)).isoformat()
     query = AvailabilityQuery(service_id, provider_id, tomorrow)
+    awaiting_payment = False
     for patient_id in patient_ids:
         free = (await availability_service.availability(admin, query)).slots
         if free:
@@ -255,7 +258,10 @@ async def _appointments(
             body = AppointmentCreate(
                 service_id=service_id, provider_id=provider_id, start=start, patient_id=patient_id
             )
-            await booking.book(admin, body)
+            booked = await booking.book(admin, body)
+            if not awaiting_payment:
+                await intents.start_payment(admin, booked.id)
+                awaiting_payment = True
 
 
 async def _patients(hasher: Hasher, clinic_id: uuid.UUID) -> list[uuid.UUID]:
