@@ -30,6 +30,7 @@ from topsmile.events.relay import Relay, relay_config
 from topsmile.notifications.controllers import NotificationsController
 from topsmile.patients.controllers import PatientsController
 from topsmile.payments.controllers import PaymentsController
+from topsmile.reports.controllers import StatsController
 from topsmile.runtime import Runtime
 from topsmile.scheduling.appointments_controller import AppointmentsController
 from topsmile.scheduling.controllers import (
@@ -39,7 +40,6 @@ from topsmile.scheduling.controllers import (
     PublicController,
     ServicesController,
 )
-from topsmile.scheduling.stats_controller import StatsController
 from topsmile.uploads.controllers import UploadsController
 from topsmile.users.controllers import UsersController
 from topsmile.wiring import build_bus

@@ -4,6 +4,7 @@ own appointments; anything else is 404 (SPEC §2)."""
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from topsmile.core import db, rows
 from topsmile.core.actor import Actor
@@ -103,3 +104,28 @@ async def payment_by_intent(intent_id: str) -> PaymentRow | None:
         "SELECT * FROM payment WHERE stripe_payment_intent_id = {} FOR UPDATE",
         intent_id,
     )
+
+
+class _Revenue(rows.Row, frozen=True):
+    paid: int
+    refunded: int
+
+
+async def revenue(start: datetime, end: datetime, currency: str) -> tuple[int, int]:
+    """(taken, given back) in minor units for the appointments starting in [start, end), in
+    the caller's transaction: taken = every payment that succeeded (whatever was refunded of
+    it since), given back = what Stripe confirmed refunded. Only payments in `currency` (the
+    clinic's today) count: a sum across currencies would mean nothing."""
+    found = await rows.fetch_only(
+        _Revenue,
+        "SELECT coalesce(sum(p.amount) FILTER (WHERE p.status = ANY({}::text[])), 0)::bigint"
+        " AS paid, coalesce(sum(p.amount_refunded), 0)::bigint AS refunded"
+        " FROM payment p JOIN appointment a"
+        " ON a.clinic_id = p.clinic_id AND a.id = p.appointment_id"
+        " WHERE a.starts_at >= {} AND a.starts_at < {} AND p.currency = {}",
+        [*PAID, "refunded"],
+        start,
+        end,
+        currency,
+    )
+    return found.paid, found.refunded
