@@ -29,6 +29,8 @@ from topsmile.events import bus
 from topsmile.events.relay import Relay, relay_config
 from topsmile.notifications.controllers import NotificationsController
 from topsmile.patients.controllers import PatientsController
+from topsmile.payments.controllers import PaymentsController
+from topsmile.reports.controllers import StatsController
 from topsmile.runtime import Runtime
 from topsmile.scheduling.appointments_controller import AppointmentsController
 from topsmile.scheduling.controllers import (
@@ -38,7 +40,7 @@ from topsmile.scheduling.controllers import (
     PublicController,
     ServicesController,
 )
-from topsmile.scheduling.stats_controller import StatsController
+from topsmile.uploads.controllers import UploadsController
 from topsmile.users.controllers import UsersController
 from topsmile.wiring import build_bus
 
@@ -77,7 +79,7 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
         yield
     finally:
         await relay.stop()
-        await runtime.denylist.cache.stop()
+        await runtime.denylist.close()
         await redis.aclose()
         await db.close_pool()
 
@@ -101,6 +103,8 @@ def build_litestar(settings: Settings, *, run_relay: bool = True) -> Litestar:
             AuditController,
             NotificationsController,
             PatientsController,
+            UploadsController,
+            PaymentsController,
         ],
         middleware=[AuthMiddleware],
         lifespan=[lifespan],

@@ -6,18 +6,19 @@ import argparse
 import asyncio
 import contextlib
 import os
-import re
 import signal
 import sys
-import uuid
 import warnings
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 from topsmile.config import ConfigError, Settings, load_settings
 from topsmile.core.logging import configure_logging
+
+if TYPE_CHECKING:
+    from topsmile.uploads.storage import LocalStorage
 
 T = TypeVar("T")
 
@@ -64,7 +65,7 @@ def resolved_settings() -> Iterator[Settings]:
             stores.release()
 
 
-def _migrate(settings: Settings) -> list[str]:
+def run_migrations(settings: Settings) -> list[str]:
     from topsmile.core.migrate import MigrationsNotFound, apply_migrations
 
     assert settings.database_migration_url and settings.database_url
@@ -77,17 +78,23 @@ def _migrate(settings: Settings) -> list[str]:
 
 def cmd_migrate(_: argparse.Namespace) -> int:
     with resolved_settings() as settings:
-        applied = _migrate(settings)
+        applied = run_migrations(settings)
     print(f"migrations applied: {len(applied)}" + "".join(f"\n  {m}" for m in applied))
     return 0
 
 
-async def _demo_on_empty() -> bool:
+def storage_for(settings: Settings) -> LocalStorage:
+    from topsmile.uploads.storage import LocalStorage
+
+    return LocalStorage(Path(settings.storage_dir))
+
+
+async def _demo_on_empty(settings: Settings) -> bool:
     """Seed the demo clinic on an empty database; True when the demo clinic exists."""
     from topsmile.auth.passwords import Hasher
     from topsmile.demo import seed as demo
 
-    await demo.seed_if_empty(Hasher())
+    await demo.seed_if_empty(Hasher(), storage_for(settings))
     return await demo.exists()
 
 
@@ -95,7 +102,8 @@ def cmd_demo(_: argparse.Namespace) -> int:
     from topsmile.auth.passwords import Hasher
     from topsmile.demo import seed as demo
 
-    created = _operator_action(lambda: demo.seed(Hasher()))
+    storage = storage_for(load_settings())
+    created = operator_action(lambda: demo.seed(Hasher(), storage=storage))
     if created is None:
         return 1
     print("demo clinic created" if created else "demo clinic already exists")
@@ -126,8 +134,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from topsmile.demo import seed as demo
 
     with resolved_settings() as settings:
-        _migrate(settings)
-        has_demo = asyncio.run(_with_pool(settings, lambda: _with_bus(settings, _demo_on_empty)))
+        run_migrations(settings)
+        has_demo = asyncio.run(
+            with_pool(settings, lambda: with_bus(settings, lambda: _demo_on_empty(settings)))
+        )
         url = f"http://{args.host}:{args.port}"
         print(f"TopSmile is running at {url}", flush=True)
         print(f"  API docs:   {url}/schema", flush=True)
@@ -174,12 +184,12 @@ async def _run_worker(settings: Settings) -> None:
 
 def cmd_worker(_: argparse.Namespace) -> int:
     with resolved_settings() as settings:
-        _migrate(settings)
+        run_migrations(settings)
         asyncio.run(_run_worker(settings))
     return 0
 
 
-async def _with_pool(settings: Settings, work: Callable[[], Awaitable[T]]) -> T:
+async def with_pool(settings: Settings, work: Callable[[], Awaitable[T]]) -> T:
     from topsmile.core import db
 
     assert settings.database_url
@@ -190,44 +200,7 @@ async def _with_pool(settings: Settings, work: Callable[[], Awaitable[T]]) -> T:
         await db.close_pool()
 
 
-def cmd_events_dead(args: argparse.Namespace) -> int:
-    from topsmile.events import admin
-
-    with resolved_settings() as settings:
-        rows = asyncio.run(_with_pool(settings, lambda: admin.dead_deliveries(args.limit)))
-    if not rows:
-        print("no dead deliveries")
-    for row in rows:
-        print(
-            f"{row.event_id}  {row.handler:<8} {row.name:<32} "
-            f"attempts={row.attempts}  {row.updated_at:%Y-%m-%d %H:%M}  {row.last_error}"
-        )
-    return 0
-
-
-def cmd_events_retry(args: argparse.Namespace) -> int:
-    from topsmile.events import admin
-
-    try:
-        event_id = uuid.UUID(args.event_id)
-    except ValueError:
-        print(f"topsmile: not an event id: {args.event_id}", file=sys.stderr)
-        return 2
-    with resolved_settings() as settings:
-        count = asyncio.run(_with_pool(settings, lambda: admin.retry(event_id, args.only_handler)))
-    print(f"{count} dead deliver{'y' if count == 1 else 'ies'} scheduled again")
-    return 0 if count else 1
-
-
-def _names_from_email(email: str, fallback_last: str) -> tuple[str, str]:
-    """`ana.lima@x` → ("Ana", "Lima"); a one-word local part gets `fallback_last`."""
-    words = [w for w in re.split(r"[._+-]+", email.partition("@")[0]) if w]
-    first = words[0].title() if words else fallback_last
-    last = " ".join(words[1:]).title() or fallback_last
-    return first[:100], last[:100]
-
-
-def _problem_line(exc: Exception) -> str:
+def problem_line(exc: Exception) -> str:
     from topsmile.core.errors import AppError
 
     if isinstance(exc, AppError) and exc.errors:
@@ -235,7 +208,7 @@ def _problem_line(exc: Exception) -> str:
     return str(exc)
 
 
-async def _with_bus(settings: Settings, work: Callable[[], Awaitable[T]]) -> T:
+async def with_bus(settings: Settings, work: Callable[[], Awaitable[T]]) -> T:
     """Services publish events; deliveries are recorded for the relay (`serve`, `worker`)."""
     from topsmile.events import bus
     from topsmile.wiring import build_bus
@@ -244,84 +217,20 @@ async def _with_bus(settings: Settings, work: Callable[[], Awaitable[T]]) -> T:
     return await work()
 
 
-def _operator_action(work: Callable[[], Awaitable[T]]) -> T | None:
+def operator_action(work: Callable[[], Awaitable[T]]) -> T | None:
     """Run `work` on a migrated database; a refused request prints one line and gives None."""
     from topsmile.core.errors import AppError
 
     with resolved_settings() as settings:
-        _migrate(settings)
+        run_migrations(settings)
         try:
-            return asyncio.run(_with_pool(settings, lambda: _with_bus(settings, work)))
+            return asyncio.run(with_pool(settings, lambda: with_bus(settings, work)))
         except AppError as exc:
-            print(f"topsmile: {_problem_line(exc)}", file=sys.stderr)
+            print(f"topsmile: {problem_line(exc)}", file=sys.stderr)
             return None
 
 
-def cmd_clinic_create(args: argparse.Namespace) -> int:
-    import msgspec
-
-    from topsmile.auth.passwords import Hasher
-    from topsmile.clinics import service
-    from topsmile.clinics.schemas import ClinicSignup
-    from topsmile.core.schemas import validation_error
-
-    first, last = _names_from_email(args.admin_email, "Admin")
-    raw = {
-        "name": args.name,
-        "slug": args.slug,
-        "timezone": args.timezone,
-        "currency": args.currency,
-        "admin": {
-            "email": args.admin_email,
-            "password": args.admin_password,
-            "firstName": args.admin_first_name or first,
-            "lastName": args.admin_last_name or last,
-        },
-    }
-    try:
-        data = msgspec.convert(raw, ClinicSignup, strict=True)
-    except msgspec.ValidationError as exc:
-        print(f"topsmile: {_problem_line(validation_error(exc))}", file=sys.stderr)
-        return 1
-    created = _operator_action(lambda: service.create_clinic(Hasher(), data))
-    if created is None:
-        return 1
-    print(f"clinic created: id={created.clinic.id} slug={created.clinic.slug}")
-    print(f"admin user: id={created.admin.id} email={created.admin.email}")
-    return 0
-
-
-def cmd_user_create(args: argparse.Namespace) -> int:
-    import msgspec
-
-    from topsmile.auth.passwords import Hasher
-    from topsmile.clinics import service
-    from topsmile.core.schemas import validation_error
-    from topsmile.users.schemas import StaffUserCreate
-
-    first, last = _names_from_email(args.email, args.role.title())
-    raw = {
-        "email": args.email,
-        "password": args.password,
-        "firstName": args.first_name or first,
-        "lastName": args.last_name or last,
-        "role": args.role,
-    }
-    try:
-        data = msgspec.convert(raw, StaffUserCreate, strict=True)
-    except msgspec.ValidationError as exc:
-        print(f"topsmile: {_problem_line(validation_error(exc))}", file=sys.stderr)
-        return 1
-    user = _operator_action(lambda: service.create_user_in(Hasher(), args.clinic, data))
-    if user is None:
-        return 1
-    print(f"user created: id={user.id} email={user.email} role={user.role}")
-    return 0
-
-
 def build_parser() -> argparse.ArgumentParser:
-    from topsmile.core.actor import STAFF_ROLES
-
     parser = argparse.ArgumentParser(prog="topsmile", description="TopSmile clinic scheduling")
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -340,44 +249,9 @@ def build_parser() -> argparse.ArgumentParser:
     worker = commands.add_parser("worker", help="relay events and reminders, without HTTP")
     worker.set_defaults(run=cmd_worker)
 
-    events = commands.add_parser("events", help="inspect and retry event deliveries")
-    events_commands = events.add_subparsers(dest="events_command", required=True)
-    dead = events_commands.add_parser("dead", help="list deliveries that gave up")
-    dead.add_argument("--limit", type=int, default=100)
-    dead.set_defaults(run=cmd_events_dead)
-    retry = events_commands.add_parser("retry", help="retry an event's dead deliveries")
-    retry.add_argument("event_id", metavar="ID")
-    retry.add_argument(
-        "--handler", dest="only_handler", help="only this handler (email, sms, audit)"
-    )
-    retry.set_defaults(run=cmd_events_retry)
-    clinic = commands.add_parser("clinic", help="operate on clinics")
-    clinic_commands = clinic.add_subparsers(dest="clinic_command", required=True)
-    clinic_create = clinic_commands.add_parser(
-        "create", help="create a clinic and its first admin (no sign-up switch, no throttle)"
-    )
-    clinic_create.add_argument("--name", required=True)
-    clinic_create.add_argument("--slug", required=True)
-    clinic_create.add_argument(
-        "--timezone", required=True, help="IANA zone, e.g. America/Sao_Paulo"
-    )
-    clinic_create.add_argument("--currency", required=True, help="ISO 4217 code, e.g. brl")
-    clinic_create.add_argument("--admin-email", required=True)
-    clinic_create.add_argument("--admin-password", required=True)
-    clinic_create.add_argument("--admin-first-name", help="default: from the email")
-    clinic_create.add_argument("--admin-last-name", help="default: from the email")
-    clinic_create.set_defaults(run=cmd_clinic_create)
+    from topsmile import cli_operators  # it imports this module's helpers
 
-    user = commands.add_parser("user", help="operate on staff users")
-    user_commands = user.add_subparsers(dest="user_command", required=True)
-    user_create = user_commands.add_parser("create", help="add a staff user to a clinic")
-    user_create.add_argument("--clinic", required=True, metavar="SLUG")
-    user_create.add_argument("--email", required=True)
-    user_create.add_argument("--role", required=True, choices=STAFF_ROLES)
-    user_create.add_argument("--password", required=True)
-    user_create.add_argument("--first-name", help="default: from the email")
-    user_create.add_argument("--last-name", help="default: from the email")
-    user_create.set_defaults(run=cmd_user_create)
+    cli_operators.add_commands(commands)
     return parser
 
 

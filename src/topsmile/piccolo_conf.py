@@ -11,8 +11,10 @@ APPS = [
     "topsmile.auth.piccolo_app",
     "topsmile.patients.piccolo_app",
     "topsmile.scheduling.piccolo_app",
+    "topsmile.payments.piccolo_app",
     "topsmile.audit.piccolo_app",
     "topsmile.notifications.piccolo_app",
+    "topsmile.uploads.piccolo_app",
 ]
 
 APP_REGISTRY = AppRegistry(apps=APPS)

@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from tests.api.auth_fixtures import SeededClinic, login, seed_clinic
+from tests.api.payment_fixtures import pay_app, payers, stripe_api  # noqa: F401 - fixtures
 from tests.conftest import client_for
 from topsmile.core.middleware import EdgeMiddleware
 

@@ -15,8 +15,8 @@ from tests.api.appointment_fixtures import act, add_patient, book, local_start, 
 from tests.api.auth_fixtures import SeededClinic, csrf
 from tests.api.test_availability import MORNINGS, SAO_PAULO, local_today, new_provider
 from topsmile.core import db
+from topsmile.reports.stats import working_minutes
 from topsmile.scheduling.availability import Span
-from topsmile.scheduling.stats import working_minutes
 
 STATS = "/api/scheduling/stats"
 

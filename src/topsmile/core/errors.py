@@ -103,8 +103,16 @@ class CancellationWindow(AppError):
     status, code, title = 422, "cancellation-window", "Too close to the appointment"
 
 
+class NothingToPay(AppError):
+    status, code, title = 422, "nothing-to-pay", "Nothing to pay"
+
+
 class IdempotencyKeyReused(AppError):
     status, code, title = 422, "idempotency-key-reused", "Idempotency-Key used for another request"
+
+
+class PayloadTooLarge(AppError):
+    status, code, title = 413, "payload-too-large", "Payload too large"
 
 
 class UnsupportedMediaType(AppError):

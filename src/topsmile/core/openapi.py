@@ -31,6 +31,7 @@ _DESCRIPTIONS = {
     ),
     429: ("rate-limited", "Throttled; see Retry-After"),
     500: ("internal", "Unexpected error (no internals are disclosed)"),
+    503: ("service-unavailable", "A dependency is down or not configured; see Retry-After"),
 }
 _UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 

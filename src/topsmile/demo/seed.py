@@ -19,6 +19,7 @@ from topsmile.clinics.service import create_clinic
 from topsmile.core import clock, db
 from topsmile.core.actor import Actor, Role
 from topsmile.patients.linking import link_or_create_patient
+from topsmile.payments import intents
 from topsmile.scheduling import availability_service, booking, catalogue, providers
 from topsmile.scheduling.availability_service import AvailabilityQuery
 from topsmile.scheduling.schemas import (
@@ -28,6 +29,9 @@ from topsmile.scheduling.schemas import (
     ServiceCreate,
     WorkingInterval,
 )
+from topsmile.uploads.schemas import UploadFields
+from topsmile.uploads.service import store_bytes
+from topsmile.uploads.storage import Storage
 from topsmile.users.schemas import StaffUserCreate
 from topsmile.users.service import create_user, insert_user
 
@@ -114,12 +118,20 @@ LOGINS = DemoLogins(
     patient=f"ana.souza@{DOMAIN}",
 )
 
+# A one-page consent form, the smallest PDF a viewer opens.
+CONSENT_PDF = (
+    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
+    b"2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
+    b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 595 842]>>endobj\n"
+    b"trailer<</Root 1 0 R>>\n%%EOF\n"
+)
 
-async def seed_if_empty(hasher: Hasher) -> bool:
+
+async def seed_if_empty(hasher: Hasher, storage: Storage | None = None) -> bool:
     """`serve` on an empty database (no clinic at all) seeds the demo clinic."""
     async with db.tenant_transaction(None):
         empty = not await queries.any_clinic()
-    return empty and await seed(hasher)
+    return empty and await seed(hasher, storage=storage)
 
 
 async def exists() -> bool:
@@ -127,11 +139,12 @@ async def exists() -> bool:
         return await queries.clinic_by_slug(SLUG) is not None
 
 
-async def seed(hasher: Hasher, slug: str = SLUG) -> bool:
+async def seed(hasher: Hasher, slug: str = SLUG, storage: Storage | None = None) -> bool:
     """Create the demo clinic unless it exists; True when it was created now.
 
     Every kind of record the API serves has at least one row here: the cross-clinic tenancy
-    test seeds another clinic with this and finds its ids by listing them.
+    test seeds another clinic with this and finds its ids by listing them. Patient files
+    need `storage` (where their bytes go); without one the demo has none.
     """
     async with db.tenant_transaction(None):
         if await queries.clinic_by_slug(slug) is not None:
@@ -223,16 +236,21 @@ async def seed(hasher: Hasher, slug: str = SLUG) -> bool:
     )
     patient_ids = await _patients(hasher, clinic_id)
     await _appointments(admin, service_ids[0], provider_ids[0], patient_ids[:3])
+    if storage is not None:
+        fields = UploadFields(patient_id=patient_ids[0], category="consent_form")
+        await store_bytes(admin, storage, CONSENT_PDF, "consent-form.pdf", fields)
     return True
 
 
 async def _appointments(
     admin: Actor, service_id: uuid.UUID, provider_id: uuid.UUID, patient_ids: list[uuid.UUID]
 ) -> None:
-    """A few bookings in the coming week, made through booking like any other."""
+    """A few bookings in the coming week, made through booking like any other; the first
+    has a payment waiting for its Stripe intent."""
     today = clock.now().astimezone(ZoneInfo("America/Sao_Paulo")).date()
     tomorrow = (today + timedelta(days=1)).isoformat()
     query = AvailabilityQuery(service_id, provider_id, tomorrow)
+    awaiting_payment = False
     for patient_id in patient_ids:
         free = (await availability_service.availability(admin, query)).slots
         if free:
@@ -240,7 +258,10 @@ async def _appointments(
             body = AppointmentCreate(
                 service_id=service_id, provider_id=provider_id, start=start, patient_id=patient_id
             )
-            await booking.book(admin, body)
+            booked = await booking.book(admin, body)
+            if not awaiting_payment:
+                await intents.start_payment(admin, booked.id)
+                awaiting_payment = True
 
 
 async def _patients(hasher: Hasher, clinic_id: uuid.UUID) -> list[uuid.UUID]:

@@ -20,6 +20,7 @@ from topsmile.notifications.email import EmailSender
 from topsmile.notifications.messages import Attachment, EmailMessage, SmsMessage
 from topsmile.notifications.sms import SmsSender
 from topsmile.notifications.templates import appointment_ics, render_email, render_sms
+from topsmile.payments import events as payment_events
 from topsmile.scheduling import events as scheduling_events
 from topsmile.users import events as user_events
 
@@ -33,7 +34,7 @@ EMAIL_TEMPLATES = {
         (scheduling_events.APPOINTMENT_RESCHEDULED, "appointment_rescheduled"),
         (scheduling_events.APPOINTMENT_CANCELLED, "appointment_cancelled"),
         (scheduling_events.APPOINTMENT_REMINDER_DUE, "appointment_reminder"),
-        (scheduling_events.PAYMENT_SUCCEEDED, "payment_receipt"),
+        (payment_events.PAYMENT_SUCCEEDED, "payment_receipt"),
     )
 }
 SMS_TEMPLATES = {

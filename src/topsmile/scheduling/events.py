@@ -1,6 +1,5 @@
-"""Events of providers, services and closures, and the appointment and payment events that
-notifications already render (booking and payments publish them when they arrive; the
-`payment.*` ones move to the payments package then)."""
+"""Events of providers, services, closures and appointments (the `payment.*` ones live in
+payments/events.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +8,7 @@ import uuid
 import msgspec
 
 from topsmile.events.catalogue import Changed, NoPayload, declare
-from topsmile.events.types import AppointmentNotice, PaymentNotice
+from topsmile.events.types import AppointmentNotice
 
 
 class TimeOff(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -33,5 +32,4 @@ APPOINTMENT_CREATED = declare("appointment.created", "appointment", AppointmentN
 APPOINTMENT_RESCHEDULED = declare("appointment.rescheduled", "appointment", AppointmentNotice)
 APPOINTMENT_CANCELLED = declare("appointment.cancelled", "appointment", AppointmentNotice)
 APPOINTMENT_REMINDER_DUE = declare("appointment.reminder_due", "appointment", AppointmentNotice)
-PAYMENT_SUCCEEDED = declare("payment.succeeded", "payment", PaymentNotice)
 APPOINTMENT_STATUS_CHANGED = declare("appointment.status_changed", "appointment", AppointmentNotice)

@@ -8,8 +8,8 @@ from litestar import Controller, Request, get
 
 from topsmile.auth.principal import STAFF, Principal
 from topsmile.core import ranges
-from topsmile.scheduling import stats
-from topsmile.scheduling.schemas import StatsView
+from topsmile.reports import stats
+from topsmile.reports.schemas import StatsView
 
 
 class StatsController(Controller):

@@ -24,14 +24,10 @@ from topsmile.core import clock, db, rows
 from topsmile.core.actor import Actor
 from topsmile.core.errors import ValidationError
 from topsmile.core.ranges import parse_range
+from topsmile.payments.queries import revenue
+from topsmile.reports.schemas import AppointmentCounts, Revenue, StatsView, Utilization
 from topsmile.scheduling.availability import Span, wall_instant
-from topsmile.scheduling.schemas import (
-    STATUSES,
-    AppointmentCounts,
-    Revenue,
-    StatsView,
-    Utilization,
-)
+from topsmile.scheduling.schemas import STATUSES
 
 MAX_DAYS = 366
 MIN_YEAR, MAX_YEAR = 1900, 9000
@@ -169,6 +165,7 @@ async def stats(actor: Actor, from_: str | None, to: str | None) -> StatsView:
             end,
             start,
         )
+        paid, refunded = await revenue(start, end, clinic.currency)
         new_patients = await rows.count(
             "SELECT count(*) AS n FROM patient WHERE created_at >= {} AND created_at < {}",
             start,
@@ -201,7 +198,6 @@ async def stats(actor: Actor, from_: str | None, to: str | None) -> StatsView:
         cancellation_rate=rate(by_status["cancelled"]),
         late_cancellation_rate=rate(late),
         utilization=utilization,
-        # No payments exist yet: the payments work fills these from its ledger.
-        revenue=Revenue(paid_amount=0, refunded_amount=0, currency=clinic.currency),
+        revenue=Revenue(paid_amount=paid, refunded_amount=refunded, currency=clinic.currency),
         new_patients=new_patients,
     )
