@@ -196,15 +196,11 @@ def _chains(schedule: Schedule, first: date, last: date) -> dict[date, list[Span
 
 
 class _Blocks:
-    """Sorted disjoint spans with a fast overlap test."""
+    """Sorted disjoint spans (merged working intervals) with a fast cover test."""
 
     def __init__(self, spans: Iterable[Span]) -> None:
         self.spans = _merge(_utc(s) for s in spans)
         self.ends = [s.end for s in self.spans]
-
-    def overlaps(self, start: datetime, end: datetime) -> bool:
-        index = bisect.bisect_right(self.ends, start)
-        return index < len(self.spans) and self.spans[index].start < end
 
     def covers(self, start: datetime, end: datetime) -> bool:
         index = bisect.bisect_right(self.ends, start)
@@ -213,6 +209,20 @@ class _Blocks:
             and self.spans[index].start <= start
             and end <= self.spans[index].end
         )
+
+
+@lru_cache(maxsize=1024)
+def _working(
+    zone: ZoneInfo, hours: tuple[WeeklyInterval, ...], first: date, last: date
+) -> tuple[dict[date, list[Span]], _Blocks]:
+    """`_chains` and their merged intervals (pure, so remembered; callers never change them)."""
+    chains = _chains(Schedule(zone, hours), first, last)
+    return chains, _Blocks(span for spans in chains.values() for span in spans)
+
+
+def _meets(spans: tuple[Span, ...], start: datetime, end: datetime) -> bool:
+    """Some non-empty span overlaps `[start, end)`: one pass, for one start's verdict."""
+    return any(s.start < end and start < s.end and s.start < s.end for s in spans)
 
 
 class _Plan:
@@ -228,10 +238,9 @@ class _Plan:
         self.before = timedelta(minutes=service.buffers.before)
         self.after = timedelta(minutes=service.buffers.after)
         self.step = timedelta(minutes=limits.step_minutes)
-        self.chains = _chains(schedule, first, last)
-        self.working = _Blocks(span for spans in self.chains.values() for span in spans)
-        self.busy = _Blocks(schedule.busy)
-        self.closed = _Blocks(schedule.closed)
+        self.chains, self.working = _working(schedule.zone, schedule.hours, first, last)
+        self.busy = schedule.busy
+        self.closed = schedule.closed
 
     def on_grid(self, start: datetime, day: date) -> bool:
         for chain in self.chains.get(day, ()):
@@ -250,9 +259,9 @@ class _Plan:
         ):
             return Verdict.NOT_BOOKABLE
         occupied = (start - self.before, end + self.after)
-        if self.closed.overlaps(*occupied):
+        if _meets(self.closed, *occupied):
             return Verdict.NOT_BOOKABLE
-        if self.busy.overlaps(*occupied):
+        if _meets(self.busy, *occupied):
             return Verdict.UNAVAILABLE
         return Verdict.OK
 
@@ -311,7 +320,7 @@ def _chain_micros(
 ) -> tuple[dict[date, tuple[tuple[int, int], ...]], tuple[int, ...]]:
     """`_chains` in `micros()` and the ends of the merged working intervals (pure, so the
     hours of the same weeks are converted once per process)."""
-    chains = _chains(Schedule(zone, hours), first, last)
+    chains = _working(zone, hours, first, last)[0]
     ends = _merged(
         (micros(span.start), micros(span.end)) for spans in chains.values() for span in spans
     )[1]

@@ -172,7 +172,7 @@ async def _check(
     blocks = _BLOCKS.decode(found.blocks)
     schedule = rules.Schedule(
         booking.zone,
-        tuple(rules.WeeklyInterval(*h) for h in _HOURS.decode(found.hours)),
+        tuple(rules.WeeklyInterval(*h) for h in sorted(_HOURS.decode(found.hours))),
         busy=tuple(rules.Span(b.starts_at, b.ends_at) for b in blocks if b.kind == "busy"),
         closed=tuple(rules.Span(b.starts_at, b.ends_at) for b in blocks if b.kind == "closed"),
     )
