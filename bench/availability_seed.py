@@ -5,7 +5,7 @@ buffers 0/5 apply) and a 15-minute check-up (buffers 0/0), 10 providers offering
 (Mon-Fri 08:00-12:00 + 13:00-18:00, Sat 08:00-12:00), four one-hour time offs each and one
 closure in the week from tomorrow (clinic time). Live appointments in that week, written as
 booking writes them (occupied blocks included): provider 0 has a check-up at every working
-hour's :00 (~49: each hour keeps one 30-minute slot, at :15), providers 1-9 six each; 10
+hour's :00 outside its time off (46: each hour keeps one 30-minute slot), the others six each; 10
 cancelled ones (not live) sit at provider 0's :30s. A 30-minute cleaning plus its 5-minute
 buffer fits at most ~65 times into one provider's 49-hour week, so ~100 live appointments
 in one provider's week would leave nothing to list: the ~100 are the clinic's.
