@@ -51,8 +51,14 @@ def twilio() -> Iterator[LocalTwilio]:
 
 
 @pytest.fixture
+async def clinic() -> SeededClinic:
+    """Seeded before the server starts: `serve` on a database with no clinic seeds the demo."""
+    return await seed_clinic(("admin", "receptionist", "patient"))
+
+
+@pytest.fixture
 async def server(
-    settings: Settings, smtp: LocalSmtp, twilio: LocalTwilio, tmp_path: Path
+    settings: Settings, smtp: LocalSmtp, twilio: LocalTwilio, tmp_path: Path, clinic: SeededClinic
 ) -> AsyncIterator[str]:
     env = {
         **os.environ,
@@ -149,9 +155,8 @@ async def _notifications(staff: httpx.AsyncClient, appointment_id: str) -> set[t
 
 
 async def test_a_patient_booking_brings_an_email_with_an_invitation_and_a_text(
-    server: str, smtp: LocalSmtp, twilio: LocalTwilio
+    server: str, smtp: LocalSmtp, twilio: LocalTwilio, clinic: SeededClinic
 ) -> None:
-    clinic = await seed_clinic(("admin", "patient"))
     await _patient_with_account(clinic)
     to, phone = clinic.email("patient"), "+5511955501234"
     async with AsyncExitStack() as stack:
@@ -230,9 +235,8 @@ def _reminder_plan(lead_seconds: float) -> tuple[datetime, int]:
 
 
 async def test_a_cancelled_appointments_reminder_never_goes_out_and_a_live_one_goes_out_once(
-    server: str, smtp: LocalSmtp, twilio: LocalTwilio
+    server: str, smtp: LocalSmtp, twilio: LocalTwilio, clinic: SeededClinic
 ) -> None:
-    clinic = await seed_clinic(("admin", "receptionist"))
     async with AsyncExitStack() as stack:
         admin = await _signed_in(stack, server, clinic, "admin")
         staff = await _signed_in(stack, server, clinic, "receptionist")
