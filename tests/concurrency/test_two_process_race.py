@@ -6,7 +6,6 @@ live appointments of the provider whose occupied blocks overlap."""
 from __future__ import annotations
 
 import asyncio
-import os
 import uuid
 from collections import Counter
 from contextlib import AsyncExitStack
@@ -19,8 +18,7 @@ import pytest
 
 from tests.api.appointment_fixtures import act, add_patient, book, local_start, open_all_day
 from tests.api.auth_fixtures import SeededClinic, login, seed_clinic
-from tests.conftest import store_env
-from tests.support.serve import serving
+from tests.support.serve import serve_env, serving
 from topsmile.config import Settings
 from topsmile.core import db
 
@@ -61,7 +59,7 @@ async def test_two_processes_racing_overlapping_bookings_and_reschedules_never_o
 ) -> None:
     clinic = await seed_clinic(("admin", "receptionist"))
     patient = str(await add_patient(clinic))
-    env = {**os.environ, **store_env(settings)}
+    env = serve_env(settings)
     async with AsyncExitStack() as stack:
         servers = [
             await stack.enter_async_context(serving(env, tmp_path / f"serve-{n}.log"))

@@ -4,6 +4,7 @@ test session's stores, waited for until healthy, stopped with SIGTERM (exit code
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import socket
 import sys
@@ -14,9 +15,22 @@ from pathlib import Path
 
 import httpx
 
+from tests.conftest import store_env
+from topsmile.config import Settings
+
 
 def _tail(log: Path) -> str:
     return log.read_text()[-3000:]
+
+
+def serve_env(settings: Settings, **extra: str) -> dict[str, str]:
+    """The environment of a serve process on the test session's stores, with the session's
+    per-IP limits: every test client is 127.0.0.1, and the counts live in the shared Redis."""
+    env = {**os.environ, **store_env(settings)}
+    for name in ("LOGIN", "REGISTER", "SIGNUP", "FORGOT", "PUBLIC"):
+        rate = getattr(settings, f"rate_{name.lower()}_per_ip")
+        env[f"TOPSMILE_RATE_{name}_PER_IP"] = f"{rate.limit}/{rate.window_seconds}s"
+    return {**env, **extra}
 
 
 def free_port() -> int:
