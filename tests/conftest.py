@@ -46,7 +46,10 @@ def settings(stores: EmbeddedStores) -> Settings:
         f"TOPSMILE_RATE_{name}_PER_IP": "100000/1h"
         for name in ("LOGIN", "REGISTER", "SIGNUP", "FORGOT", "PUBLIC")
     }
-    base = load_settings(environ={"TOPSMILE_ENV": "test", **roomy}, dotenv=None)
+    # Uploaded files go to the session's temp dir, never to the working tree.
+    uploads = stores.postgres.directory.parent / "uploads"
+    environ = {"TOPSMILE_ENV": "test", "TOPSMILE_STORAGE_DIR": str(uploads), **roomy}
+    base = load_settings(environ=environ, dotenv=None)
     return base.with_urls(
         database_url=urls.database_url,
         database_migration_url=urls.database_migration_url,
@@ -71,6 +74,7 @@ def store_env(settings: Settings) -> dict[str, str]:
         "DATABASE_URL": settings.database_url,
         "DATABASE_MIGRATION_URL": settings.database_migration_url,
         "REDIS_URL": settings.redis_url,
+        "TOPSMILE_STORAGE_DIR": settings.storage_dir,
     }
 
 

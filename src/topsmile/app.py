@@ -39,6 +39,7 @@ from topsmile.scheduling.controllers import (
     ServicesController,
 )
 from topsmile.scheduling.stats_controller import StatsController
+from topsmile.uploads.controllers import UploadsController
 from topsmile.users.controllers import UsersController
 from topsmile.wiring import build_bus
 
@@ -77,7 +78,7 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
         yield
     finally:
         await relay.stop()
-        await runtime.denylist.cache.stop()
+        await runtime.denylist.close()
         await redis.aclose()
         await db.close_pool()
 
@@ -101,6 +102,7 @@ def build_litestar(settings: Settings, *, run_relay: bool = True) -> Litestar:
             AuditController,
             NotificationsController,
             PatientsController,
+            UploadsController,
         ],
         middleware=[AuthMiddleware],
         lifespan=[lifespan],

@@ -13,11 +13,14 @@ import uuid
 import warnings
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 from topsmile.config import ConfigError, Settings, load_settings
 from topsmile.core.logging import configure_logging
+
+if TYPE_CHECKING:
+    from topsmile.uploads.storage import LocalStorage
 
 T = TypeVar("T")
 
@@ -82,12 +85,18 @@ def cmd_migrate(_: argparse.Namespace) -> int:
     return 0
 
 
-async def _demo_on_empty() -> bool:
+def _storage(settings: Settings) -> LocalStorage:
+    from topsmile.uploads.storage import LocalStorage
+
+    return LocalStorage(Path(settings.storage_dir))
+
+
+async def _demo_on_empty(settings: Settings) -> bool:
     """Seed the demo clinic on an empty database; True when the demo clinic exists."""
     from topsmile.auth.passwords import Hasher
     from topsmile.demo import seed as demo
 
-    await demo.seed_if_empty(Hasher())
+    await demo.seed_if_empty(Hasher(), _storage(settings))
     return await demo.exists()
 
 
@@ -95,7 +104,8 @@ def cmd_demo(_: argparse.Namespace) -> int:
     from topsmile.auth.passwords import Hasher
     from topsmile.demo import seed as demo
 
-    created = _operator_action(lambda: demo.seed(Hasher()))
+    storage = _storage(load_settings())
+    created = _operator_action(lambda: demo.seed(Hasher(), storage=storage))
     if created is None:
         return 1
     print("demo clinic created" if created else "demo clinic already exists")
@@ -127,7 +137,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     with resolved_settings() as settings:
         _migrate(settings)
-        has_demo = asyncio.run(_with_pool(settings, lambda: _with_bus(settings, _demo_on_empty)))
+        has_demo = asyncio.run(
+            _with_pool(settings, lambda: _with_bus(settings, lambda: _demo_on_empty(settings)))
+        )
         url = f"http://{args.host}:{args.port}"
         print(f"TopSmile is running at {url}", flush=True)
         print(f"  API docs:   {url}/schema", flush=True)
@@ -217,6 +229,23 @@ def cmd_events_retry(args: argparse.Namespace) -> int:
         count = asyncio.run(_with_pool(settings, lambda: admin.retry(event_id, args.only_handler)))
     print(f"{count} dead deliver{'y' if count == 1 else 'ies'} scheduled again")
     return 0 if count else 1
+
+
+def cmd_uploads_cleanup(args: argparse.Namespace) -> int:
+    from topsmile.uploads import admin
+
+    if args.grace_minutes < 0:
+        print("topsmile: --grace-minutes must be 0 or more", file=sys.stderr)
+        return 2
+    with resolved_settings() as settings:
+        storage = _storage(settings)
+        removed = asyncio.run(
+            _with_pool(settings, lambda: admin.cleanup(storage, args.grace_minutes))
+        )
+    for leftover in removed:
+        print(f"removed {'temp file' if leftover.temporary else 'orphan'} {leftover.key}")
+    print(f"{len(removed)} leftover file(s) removed")
+    return 0
 
 
 def _names_from_email(email: str, fallback_last: str) -> tuple[str, str]:
@@ -351,6 +380,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--handler", dest="only_handler", help="only this handler (email, sms, audit)"
     )
     retry.set_defaults(run=cmd_events_retry)
+    uploads = commands.add_parser("uploads", help="maintain stored patient files")
+    uploads_commands = uploads.add_subparsers(dest="uploads_command", required=True)
+    cleanup = uploads_commands.add_parser(
+        "cleanup", help="delete temp files and files without a row, older than the grace period"
+    )
+    cleanup.add_argument("--grace-minutes", type=int, default=60)
+    cleanup.set_defaults(run=cmd_uploads_cleanup)
     clinic = commands.add_parser("clinic", help="operate on clinics")
     clinic_commands = clinic.add_subparsers(dest="clinic_command", required=True)
     clinic_create = clinic_commands.add_parser(

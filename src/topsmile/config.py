@@ -189,6 +189,9 @@ def load_settings(
     for var, field in _RATES.items():
         if source.get(var, "").strip():
             values[field] = Rate.parse(var, source[var])
+    if "storage_dir" not in values and "data_dir" in values:
+        # Files sit with the embedded stores unless told otherwise (`./.topsmile/uploads`).
+        values["storage_dir"] = str(Path(str(values["data_dir"])) / "uploads")
     if source.get("TOPSMILE_CORS_ORIGINS"):
         values["cors_origins"] = _csv(source["TOPSMILE_CORS_ORIGINS"])
     if source.get("TOPSMILE_TRUSTED_PROXIES"):

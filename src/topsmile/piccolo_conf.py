@@ -13,6 +13,7 @@ APPS = [
     "topsmile.scheduling.piccolo_app",
     "topsmile.audit.piccolo_app",
     "topsmile.notifications.piccolo_app",
+    "topsmile.uploads.piccolo_app",
 ]
 
 APP_REGISTRY = AppRegistry(apps=APPS)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from litestar import Request
@@ -12,6 +13,7 @@ from topsmile.auth.passwords import Hasher
 from topsmile.auth.sessions import Denylist
 from topsmile.config import Settings
 from topsmile.core.throttle import Throttle
+from topsmile.uploads.storage import LocalStorage, Storage
 
 
 @dataclass(frozen=True)
@@ -21,10 +23,14 @@ class Runtime:
     throttle: Throttle
     hasher: Hasher
     denylist: Denylist
+    storage: Storage
 
     @classmethod
     def build(cls, settings: Settings, redis: Redis) -> Runtime:
-        return cls(settings, redis, Throttle(redis), Hasher(), Denylist(redis))
+        assert settings.redis_url is not None
+        denylist = Denylist(redis, settings.redis_url)
+        storage = LocalStorage(Path(settings.storage_dir))
+        return cls(settings, redis, Throttle(redis), Hasher(), denylist, storage)
 
 
 def runtime_of(request: Request[Any, Any, Any]) -> Runtime:

@@ -102,6 +102,8 @@ async def test_verify_email_is_single_use_and_expires(
 ) -> None:
     await fresh.post("/api/auth/register", json=_registration(clinic))
     token = token_of(await emailed_link(settings, clinic.id, "user.registered"))
+    # Asked before: the session's memo of `/me` must not outlive the verification.
+    assert (await fresh.get("/api/auth/me")).json()["user"]["emailVerified"] is False
     assert (await fresh.post("/api/auth/verify-email", json={"token": token})).status_code == 204
     assert (await fresh.get("/api/auth/me")).json()["user"]["emailVerified"] is True
     reused = await fresh.post("/api/auth/verify-email", json={"token": token})

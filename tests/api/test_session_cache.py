@@ -37,7 +37,9 @@ async def test_a_session_is_served_from_the_cache_once_read(
         cache = cache_of(other_process)
         assert cache.get(claims.session_id, claims.user_id) is None
         assert (await on_b.get("/api/auth/me")).status_code == 200
-        assert cache.get(claims.session_id, claims.user_id) == "receptionist"
+        entry = cache.get(claims.session_id, claims.user_id)
+        assert entry is not None
+        assert entry.role == "receptionist"
 
 
 async def test_logout_on_one_process_is_refused_at_once_on_another(
@@ -90,7 +92,41 @@ async def test_an_invalidation_during_a_row_read_keeps_the_row_out_of_the_cache(
         epoch = cache.epoch  # taken before reading the row, as load_principal does
         cache.drop_user(claims.user_id)  # a role change lands while the row is read
         expires = clock.now() + timedelta(days=1)
-        cache.put(claims.session_id, claims.user_id, "receptionist", expires, epoch)
+        put = (claims.session_id, claims.user_id, clinic.id, "receptionist", expires)
+        assert cache.put(*put, epoch) is None
         assert cache.get(claims.session_id, claims.user_id) is None
-        cache.put(claims.session_id, claims.user_id, "receptionist", expires, cache.epoch)
-        assert cache.get(claims.session_id, claims.user_id) == "receptionist"
+        assert cache.put(*put, cache.epoch) is not None
+        entry = cache.get(claims.session_id, claims.user_id)
+        assert entry is not None
+        assert entry.role == "receptionist"
+
+
+async def test_me_is_remembered_per_session_and_forgotten_on_every_change_elsewhere(
+    app: EdgeMiddleware, other_process: EdgeMiddleware, settings: Settings
+) -> None:
+    """B remembers `/api/auth/me`; a change to the user (names by an admin, the email
+    verified) or to the clinic made through A shows on B's very next answer."""
+    clinic = await seed_clinic(("admin", "receptionist"))
+    user_id = clinic.users["receptionist"]
+    async with client_for(app) as admin, client_for(app) as on_a, client_for(other_process) as on_b:
+        await sign_in_on_both(on_a, on_b, clinic, "receptionist")
+        await login(admin, clinic, "admin")
+        claims = claims_of(on_a, settings)
+        first = (await on_b.get("/api/auth/me")).json()
+        entry = cache_of(other_process).get(claims.session_id, claims.user_id)
+        assert entry is not None
+        assert entry.memo
+
+        patch = await admin.patch(
+            f"/api/users/{user_id}", json={"firstName": "Renamed"}, headers=csrf(admin)
+        )
+        assert patch.status_code == 200, patch.text
+        assert (await on_b.get("/api/auth/me")).json()["user"]["firstName"] == "Renamed"
+
+        settings_patch = {"name": "Another Name", "settings": {"minNoticeMinutes": 77}}
+        patch = await admin.patch("/api/clinic", json=settings_patch, headers=csrf(admin))
+        assert patch.status_code == 200, patch.text
+        me = (await on_b.get("/api/auth/me")).json()
+        assert me["clinic"]["name"] == "Another Name"
+        assert me["clinic"]["settings"]["minNoticeMinutes"] == 77
+        assert me["clinic"]["name"] != first["clinic"]["name"]

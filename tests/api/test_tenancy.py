@@ -79,7 +79,8 @@ def _example(
 async def test_every_id_route_is_404_across_clinics(app: EdgeMiddleware) -> None:
     mine = await seed_clinic()
     theirs = f"t-{uuid.uuid4().hex[:12]}"
-    assert await demo.seed(app.app.state.runtime.hasher, slug=theirs)
+    runtime = app.app.state.runtime
+    assert await demo.seed(runtime.hasher, slug=theirs, storage=runtime.storage)
     async with client_for(app) as client, client_for(app) as other:
         signed_in = await other.post(
             "/api/auth/login",

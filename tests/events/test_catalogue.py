@@ -84,7 +84,9 @@ def test_notifications_subscribe_only_declared_events() -> None:
 async def test_every_event_published_by_the_app_is_declared(app: EdgeMiddleware) -> None:
     """The demo seeder runs the services of every domain; the whole outbox (every test's
     events so far too) holds only declared names, each about its declared entity type."""
-    await demo.seed(app.app.state.runtime.hasher, slug=f"catalogue-{uuid.uuid4().hex[:8]}")
+    runtime = app.app.state.runtime
+    slug = f"catalogue-{uuid.uuid4().hex[:8]}"
+    await demo.seed(runtime.hasher, slug=slug, storage=runtime.storage)
     async with db.tenant_transaction(None):
         rows = await db.fetch("SELECT DISTINCT name, entity_type FROM event_outbox")
     assert len(rows) >= 5

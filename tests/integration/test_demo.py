@@ -13,7 +13,7 @@ async def test_demo_seed_is_complete_and_idempotent(
     app: EdgeMiddleware, client: httpx.AsyncClient
 ) -> None:
     hasher = app.app.state.runtime.hasher
-    assert await demo.seed(hasher) is True
+    assert await demo.seed(hasher, storage=app.app.state.runtime.storage) is True
     assert await demo.seed(hasher) is False
     assert await demo.seed_if_empty(hasher) is False  # other clinics exist: nothing to do
     async with db.tenant_transaction(None):
@@ -27,6 +27,7 @@ async def test_demo_seed_is_complete_and_idempotent(
             " GROUP BY provider_id, weekday"
         )
         patients = await db.fetch("SELECT user_id, phone FROM patient WHERE status = 'active'")
+        uploads = await db.fetch("SELECT content_type, size, sha256 FROM upload")
     assert {r["role"]: r["n"] for r in roles} == {
         "admin": 1,
         "manager": 1,
@@ -46,6 +47,9 @@ async def test_demo_seed_is_complete_and_idempotent(
     assert any(h["spans"] == 2 for h in hours)  # a lunch break splits a day
     assert len(patients) == 20
     assert all(p["user_id"] is not None and p["phone"].startswith("+55") for p in patients)
+    assert [(u["content_type"], u["size"]) for u in uploads] == [
+        ("application/pdf", len(demo.CONSENT_PDF))
+    ]
 
     for email in (demo.LOGINS.admin, demo.LOGINS.receptionist, demo.LOGINS.patient):
         response = await client.post(

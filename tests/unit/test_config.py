@@ -108,3 +108,11 @@ def test_env_example_lists_every_variable(project_root: Path) -> None:
     example = (project_root / ".env.example").read_text()
     listed = set(re.findall(r"^#?\s*([A-Z_]+)=", example, re.MULTILINE))
     assert named - listed == set()
+
+
+def test_files_are_stored_beside_the_data_dir_unless_told_otherwise() -> None:
+    assert load_settings(environ={}, dotenv=None).storage_dir == ".topsmile/uploads"
+    moved = load_settings(environ={"TOPSMILE_DATA_DIR": "/srv/ts"}, dotenv=None)
+    assert moved.storage_dir == "/srv/ts/uploads"
+    both = {"TOPSMILE_DATA_DIR": "/srv/ts", "TOPSMILE_STORAGE_DIR": "/mnt/files"}
+    assert load_settings(environ=both, dotenv=None).storage_dir == "/mnt/files"

@@ -144,8 +144,7 @@ class AuthController(Controller):
 
     @get("/me", operation_id="authMe", summary="The signed-in user and clinic", guards=[signed_in])
     async def me(self, request: Req) -> Me:
-        user, clinic = await service.me(request.user.actor)
-        return Me(user=user_view(user), clinic=clinic_view(clinic))
+        return await service.me_view(request.user)
 
     @get("/sessions", operation_id="authSessions", summary="My live sessions", guards=[signed_in])
     async def sessions(self, request: Req) -> list[SessionView]:
@@ -181,8 +180,8 @@ class AuthController(Controller):
         guards=[not_cross_site],
         **body(VerifyEmail),
     )
-    async def verify_email(self, data: JSONBody[VerifyEmail]) -> None:
-        await accounts.verify_email(data.token)
+    async def verify_email(self, request: Req, data: JSONBody[VerifyEmail]) -> None:
+        await accounts.verify_email(runtime_of(request), data.token)
 
     @post(
         "/password/forgot",

@@ -158,7 +158,7 @@ async def _use_token(token: str, purpose: str) -> UserRow:
     return user
 
 
-async def verify_email(token: str) -> None:
+async def verify_email(rt: Runtime, token: str) -> None:
     async with db.tenant_transaction(_token_clinic(token)):
         user = await _use_token(token, "verify_email")
         await db.fetch(
@@ -166,6 +166,7 @@ async def verify_email(token: str) -> None:
             user.id,
         )
         await attach_verified_record(user)
+    await rt.denylist.user_changed(user.id)
 
 
 async def forgot_password(rt: Runtime, *, clinic_slug: str, email: str, ip: str) -> None:

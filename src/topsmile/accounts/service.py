@@ -6,12 +6,14 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
+from topsmile.accounts.schemas import Me
 from topsmile.auth import sessions, tokens
 from topsmile.auth.events import LOGIN_FAILED, LOGIN_SUCCEEDED, REFRESH_REUSE_DETECTED, LoginFailed
 from topsmile.auth.principal import Principal
 from topsmile.auth.signin import SessionTokens, session_tokens
 from topsmile.auth.tables import RefreshTokenRow, SessionRow
 from topsmile.clinics import queries as clinics
+from topsmile.clinics.schemas import clinic_view
 from topsmile.clinics.tables import ClinicRow
 from topsmile.config import Rate
 from topsmile.core import clock, db, rows
@@ -23,6 +25,7 @@ from topsmile.events.outbox import publish
 from topsmile.events.types import new_event
 from topsmile.runtime import Runtime
 from topsmile.users import queries as users
+from topsmile.users.schemas import user_view
 from topsmile.users.tables import UserRow
 
 BAD_CREDENTIALS = "The clinic, email or password is not right."
@@ -219,6 +222,23 @@ async def logout_all(rt: Runtime, principal: Principal) -> None:
     async with db.tenant_transaction(principal.clinic_id):
         revoked = await sessions.revoke(user_id=principal.user_id, reason="logout_all")
     await rt.denylist.revoke_sessions(revoked)
+
+
+async def me_view(principal: Principal) -> Me:
+    """`GET /api/auth/me`, asked on every page load: kept in the session's memo while the
+    session cache trusts it; every change to the user or the clinic drops it everywhere."""
+    memo = principal.memo
+    kept = memo.get(_ME) if memo is not None else None
+    if isinstance(kept, Me):
+        return kept
+    user, clinic = await me(principal.actor)
+    view = Me(user=user_view(user), clinic=clinic_view(clinic))
+    if memo is not None:
+        memo[_ME] = view
+    return view
+
+
+_ME = "accounts.me"
 
 
 async def me(actor: Actor) -> tuple[UserRow, ClinicRow]:

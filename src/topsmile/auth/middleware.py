@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from litestar._parsers import parse_cookie_string
 from litestar.connection import ASGIConnection
 from litestar.types import ASGIApp, Receive, Scope, Send
 
@@ -24,8 +25,11 @@ def _cookie(scope: Scope, name: str) -> str | None:
     """The cookie through the parser `request.cookies` uses (one parser everywhere): a
     malformed unrelated cookie cannot hide the session cookie next to it. Without a Cookie
     header there is nothing to parse (most anonymous calls: health checks, public pages)."""
-    if not any(header == b"cookie" for header, _ in scope["headers"]):
+    values = [value for header, value in scope["headers"] if header == b"cookie"]
+    if not values:
         return None
+    if len(values) == 1:  # the very call `request.cookies` makes (it caches per string)
+        return parse_cookie_string(values[0].decode("latin-1")).get(name)
     return ASGIConnection[Any, Any, Any, Any](scope).cookies.get(name)
 
 

@@ -36,6 +36,9 @@ class Principal:
     actor: Actor
     session_id: uuid.UUID
     csrf_token: str
+    # What a handler may remember about this session's own user and clinic, for as long as
+    # the session cache keeps the session (auth/session_cache.py); None when not trusted.
+    memo: dict[str, object] | None = None
 
     def __post_init__(self) -> None:
         if self.actor.user_id is None or self.actor.role is None:
@@ -50,8 +53,9 @@ class Principal:
         session_id: uuid.UUID,
         csrf_token: str,
         ip: str | None = None,
+        memo: dict[str, object] | None = None,
     ) -> Principal:
-        return cls(Actor(clinic_id, user_id, role, ip), session_id, csrf_token)
+        return cls(Actor(clinic_id, user_id, role, ip), session_id, csrf_token, memo)
 
     # Read-only views of the actor, so guards and session code read `principal.role` etc.
     @property

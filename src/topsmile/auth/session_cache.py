@@ -10,6 +10,11 @@ It is only an optimisation in front of PostgreSQL, trusted under three condition
 - the entry is younger than `TTL`.
 An entry is stored only if no invalidation arrived while its row was being read, so a
 revocation racing a cache fill cannot leave a stale entry behind.
+
+Each entry also carries a `memo`: answers about this session's own user and clinic that a
+handler may keep for the entry's short life (`GET /api/auth/me`). Every change to a user or a
+clinic invalidates its entries (and sets the Redis marker the request's check reads), so a
+memo never outlives the rows it was built from.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import contextlib
 import logging
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from redis.asyncio import Redis
@@ -35,17 +40,19 @@ _RETRY_SECONDS = 0.5
 
 
 @dataclass(frozen=True)
-class _Entry:
+class CachedSession:
     user_id: uuid.UUID
+    clinic_id: uuid.UUID
     role: Role
     session_expires: datetime
     stored_at: float
+    memo: dict[str, object] = field(default_factory=dict)
 
 
 class SessionCache:
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
-        self._entries: dict[uuid.UUID, _Entry] = {}
+        self._entries: dict[uuid.UUID, CachedSession] = {}
         self._subscribed = False
         self._epoch = 0
         self._task: asyncio.Task[None] | None = None
@@ -59,7 +66,7 @@ class SessionCache:
         """Changes on every invalidation: take it before reading a row, pass it to `put`."""
         return self._epoch
 
-    def get(self, session_id: uuid.UUID, user_id: uuid.UUID) -> Role | None:
+    def get(self, session_id: uuid.UUID, user_id: uuid.UUID) -> CachedSession | None:
         if not self._subscribed:
             return None
         entry = self._entries.get(session_id)
@@ -68,19 +75,23 @@ class SessionCache:
         if time.monotonic() - entry.stored_at > TTL or clock.now() >= entry.session_expires:
             del self._entries[session_id]
             return None
-        return entry.role
+        return entry
 
     def put(
         self,
         session_id: uuid.UUID,
         user_id: uuid.UUID,
+        clinic_id: uuid.UUID,
         role: Role,
         session_expires: datetime,
         epoch: int,
-    ) -> None:
-        if self._subscribed and epoch == self._epoch:
-            entry = _Entry(user_id, role, session_expires, time.monotonic())
-            self._entries[session_id] = entry
+    ) -> CachedSession | None:
+        """The stored entry, or None when an invalidation arrived since `epoch` was taken."""
+        if not (self._subscribed and epoch == self._epoch):
+            return None
+        entry = CachedSession(user_id, clinic_id, role, session_expires, time.monotonic())
+        self._entries[session_id] = entry
+        return entry
 
     def drop_sessions(self, session_ids: list[uuid.UUID]) -> None:
         self._epoch += 1
@@ -90,6 +101,11 @@ class SessionCache:
     def drop_user(self, user_id: uuid.UUID) -> None:
         self._epoch += 1
         for session_id in [s for s, e in self._entries.items() if e.user_id == user_id]:
+            del self._entries[session_id]
+
+    def drop_clinic(self, clinic_id: uuid.UUID) -> None:
+        self._epoch += 1
+        for session_id in [s for s, e in self._entries.items() if e.clinic_id == clinic_id]:
             del self._entries[session_id]
 
     def _forget_all(self) -> None:
@@ -144,5 +160,7 @@ class SessionCache:
             return
         if kind == "user":
             self.drop_user(subject)
+        elif kind == "clinic":
+            self.drop_clinic(subject)
         else:
             self.drop_sessions([subject])

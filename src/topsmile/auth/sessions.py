@@ -14,7 +14,6 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -24,6 +23,7 @@ from topsmile.auth.principal import Principal, Role
 from topsmile.auth.session_cache import CHANNEL, TTL, SessionCache
 from topsmile.config import Rate
 from topsmile.core import clock, db, rows
+from topsmile.core.resp import ScriptCaller
 from topsmile.core.throttle import Decision
 
 log = logging.getLogger("topsmile.sessions")
@@ -34,11 +34,11 @@ _ROTATED_TTL = int(tokens.REFRESH_TTL.total_seconds())
 # entry cached before the change, so even a process that missed the message re-reads the row.
 _USER_CHANGED_TTL = int(TTL) + 5
 
-# One round trip per authenticated request: is the session denylisted, did the user's role
-# or status just change, and count the per-user throttle (only for sessions not revoked).
+# One round trip per authenticated request: is the session denylisted, did the user or the
+# clinic just change, and count the per-user throttle (only for sessions not revoked).
 _ADMIT = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return {1, 0, 0, 0} end
-local changed = redis.call('EXISTS', KEYS[2])
+local changed = redis.call('EXISTS', KEYS[2], KEYS[4])
 local count = redis.call('INCR', KEYS[3])
 if count == 1 then redis.call('EXPIRE', KEYS[3], ARGV[1]) end
 local ttl = redis.call('TTL', KEYS[3])
@@ -55,21 +55,27 @@ class Admission:
 
 
 class Denylist:
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: Redis, redis_url: str) -> None:
         self._redis = redis
-        self._admit: Any = redis.register_script(_ADMIT)
+        # The one call of every authenticated request, on its own lean connection (resp.py).
+        self._admit = ScriptCaller(redis_url, _ADMIT)
         self.cache = SessionCache(redis)
+
+    async def close(self) -> None:
+        await self.cache.stop()
+        await self._admit.close()
 
     async def admit(self, claims: tokens.AccessClaims, throttle_key: str, rate: Rate) -> Admission:
         """The Redis half of a request's session check, with its throttle hit."""
         try:
             revoked, changed, count, ttl = await self._admit(
-                keys=[
+                [
                     f"denylist:session:{claims.session_id}",
                     f"denylist:user:{claims.user_id}",
                     throttle_key,
+                    f"denylist:clinic:{claims.clinic_id}",
                 ],
-                args=[rate.window_seconds],
+                [rate.window_seconds],
             )
         except RedisError:
             log.warning("denylist unavailable; reading the session row")
@@ -91,15 +97,24 @@ class Denylist:
             log.warning("denylist unavailable; the database still refuses these sessions")
 
     async def user_changed(self, user_id: uuid.UUID) -> None:
-        """A role or active change: every process re-reads this user's sessions at once."""
+        """Any committed change to the user's row: every process re-reads this user's
+        sessions (and drops what it remembered of them) at once."""
         self.cache.drop_user(user_id)
+        await self._changed("user", user_id)
+
+    async def clinic_changed(self, clinic_id: uuid.UUID) -> None:
+        """Any committed change to the clinic's row: as `user_changed`, for its every user."""
+        self.cache.drop_clinic(clinic_id)
+        await self._changed("clinic", clinic_id)
+
+    async def _changed(self, kind: str, subject: uuid.UUID) -> None:
         try:
             pipe = self._redis.pipeline()
-            pipe.set(f"denylist:user:{user_id}", "1", ex=_USER_CHANGED_TTL)
-            pipe.publish(CHANNEL, f"user:{user_id}")
+            pipe.set(f"denylist:{kind}:{subject}", "1", ex=_USER_CHANGED_TTL)
+            pipe.publish(CHANNEL, f"{kind}:{subject}")
             await pipe.execute()
         except RedisError:
-            log.warning("denylist unavailable; cached sessions of the user expire in seconds")
+            log.warning("denylist unavailable; cached sessions of the %s expire in seconds", kind)
 
     async def mark_rotated(self, token_hash: str) -> None:
         try:
@@ -203,16 +218,21 @@ async def load_principal(
 ) -> Principal | None:
     """The caller if the session is live and the user active; None otherwise.
 
-    `trust_cache` is the request's own Redis check: without it the row is always read."""
-    role: Role | None = cache.get(claims.session_id, claims.user_id) if trust_cache else None
-    if role is None:
+    `trust_cache` is the request's own Redis check: without it the row is always read, and
+    the principal carries no memo."""
+    entry = cache.get(claims.session_id, claims.user_id) if trust_cache else None
+    if entry is None:
         epoch = cache.epoch
         row = await _live_session(claims)
         if row is None:
             return None
-        role = row.role
+        role: Role = row.role
         if trust_cache:
-            cache.put(claims.session_id, claims.user_id, role, row.expires_at, epoch)
+            entry = cache.put(
+                claims.session_id, claims.user_id, claims.clinic_id, role, row.expires_at, epoch
+            )
+    else:
+        role = entry.role
     return Principal.of(
         user_id=claims.user_id,
         clinic_id=claims.clinic_id,
@@ -220,6 +240,7 @@ async def load_principal(
         session_id=claims.session_id,
         csrf_token=tokens.csrf_token(secret, claims.session_id),
         ip=ip,
+        memo=entry.memo if entry is not None else None,
     )
 
 

@@ -101,6 +101,7 @@ def _verified_access_token(secret: str, token: str) -> tuple[AccessClaims, float
     return claims, float(payload["exp"])
 
 
+@functools.lru_cache(maxsize=4096)  # asked on every signed-in request; a pure function
 def csrf_token(secret: str, session_id: uuid.UUID) -> str:
     digest = hmac.new(derive_key(secret, "csrf"), session_id.bytes, hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()

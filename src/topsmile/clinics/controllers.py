@@ -64,4 +64,5 @@ class ClinicsController(Controller):
         **body(ClinicPatch),
     )
     async def update(self, request: Req, data: JSONBody[ClinicPatch]) -> ClinicView:
-        return clinic_view(await service.update_clinic(request.user.actor, data))
+        rt = runtime_of(request)
+        return clinic_view(await service.update_clinic(rt, request.user.actor, data))

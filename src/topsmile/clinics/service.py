@@ -159,7 +159,7 @@ def _merged_settings(current: str, changes: dict[str, Any]) -> ClinicSettings:
         raise ValidationError(error.detail, errors=fields) from None
 
 
-async def update_clinic(actor: Actor, patch: ClinicPatch) -> ClinicRow:
+async def update_clinic(rt: Runtime, actor: Actor, patch: ClinicPatch) -> ClinicRow:
     changes: dict[str, Any] = {}
     if patch.name is not msgspec.UNSET:
         changes["name"] = _name(patch.name, "name")
@@ -186,6 +186,7 @@ async def update_clinic(actor: Actor, patch: ClinicPatch) -> ClinicRow:
                 CLINIC_UPDATED, Changed(fields=fields), actor=actor, entity_id=actor.clinic_id
             )
         )
+    await rt.denylist.clinic_changed(actor.clinic_id)
     return clinic
 
 

@@ -123,6 +123,17 @@ CONSTRAINTS: dict[str, ConstraintProblem] = {
     "appointment_history_appointment_id_fkey": _SERVER_ROW,
     "appointment_history_action_check": _SERVER_ROW,
     "appointment_history_to_status_check": _SERVER_ROW,
+    # uploads (every value is the server's: sniffed type, counted size, computed hash)
+    "upload_clinic_id_fkey": _NO_CLINIC,
+    "upload_clinic_id_id_key": _SERVER_ROW,
+    "upload_storage_key_key": _SERVER_ROW,
+    "upload_patient_id_fkey": _missing("patientId", "No such patient."),
+    "upload_uploaded_by_fkey": _SERVER_ROW,
+    "upload_content_type_check": _SERVER_ROW,
+    "upload_category_check": _invalid("category", "Unknown category."),
+    "upload_size_check": _SERVER_ROW,
+    "upload_sha256_check": _SERVER_ROW,
+    "upload_filename_check": _SERVER_ROW,
     # events, notifications, audit (written by the server only)
     "event_delivery_event_id_fkey": _SERVER_ROW,
     "event_delivery_status_check": _SERVER_ROW,

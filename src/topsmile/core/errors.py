@@ -107,6 +107,10 @@ class IdempotencyKeyReused(AppError):
     status, code, title = 422, "idempotency-key-reused", "Idempotency-Key used for another request"
 
 
+class PayloadTooLarge(AppError):
+    status, code, title = 413, "payload-too-large", "Payload too large"
+
+
 class UnsupportedMediaType(AppError):
     status, code, title = 415, "unsupported-media-type", "Unsupported media type"
 

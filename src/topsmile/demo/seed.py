@@ -28,6 +28,9 @@ from topsmile.scheduling.schemas import (
     ServiceCreate,
     WorkingInterval,
 )
+from topsmile.uploads.schemas import UploadFields
+from topsmile.uploads.service import store_bytes
+from topsmile.uploads.storage import Storage
 from topsmile.users.schemas import StaffUserCreate
 from topsmile.users.service import create_user, insert_user
 
@@ -114,12 +117,20 @@ LOGINS = DemoLogins(
     patient=f"ana.souza@{DOMAIN}",
 )
 
+# A one-page consent form, the smallest PDF a viewer opens.
+CONSENT_PDF = (
+    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
+    b"2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
+    b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 595 842]>>endobj\n"
+    b"trailer<</Root 1 0 R>>\n%%EOF\n"
+)
 
-async def seed_if_empty(hasher: Hasher) -> bool:
+
+async def seed_if_empty(hasher: Hasher, storage: Storage | None = None) -> bool:
     """`serve` on an empty database (no clinic at all) seeds the demo clinic."""
     async with db.tenant_transaction(None):
         empty = not await queries.any_clinic()
-    return empty and await seed(hasher)
+    return empty and await seed(hasher, storage=storage)
 
 
 async def exists() -> bool:
@@ -127,11 +138,12 @@ async def exists() -> bool:
         return await queries.clinic_by_slug(SLUG) is not None
 
 
-async def seed(hasher: Hasher, slug: str = SLUG) -> bool:
+async def seed(hasher: Hasher, slug: str = SLUG, storage: Storage | None = None) -> bool:
     """Create the demo clinic unless it exists; True when it was created now.
 
     Every kind of record the API serves has at least one row here: the cross-clinic tenancy
-    test seeds another clinic with this and finds its ids by listing them.
+    test seeds another clinic with this and finds its ids by listing them. Patient files
+    need `storage` (where their bytes go); without one the demo has none.
     """
     async with db.tenant_transaction(None):
         if await queries.clinic_by_slug(slug) is not None:
@@ -223,6 +235,9 @@ async def seed(hasher: Hasher, slug: str = SLUG) -> bool:
     )
     patient_ids = await _patients(hasher, clinic_id)
     await _appointments(admin, service_ids[0], provider_ids[0], patient_ids[:3])
+    if storage is not None:
+        fields = UploadFields(patient_id=patient_ids[0], category="consent_form")
+        await store_bytes(admin, storage, CONSENT_PDF, "consent-form.pdf", fields)
     return True
 
 

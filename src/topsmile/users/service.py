@@ -136,8 +136,7 @@ async def update_user(
             revoked = await sessions.revoke(user_id=user_id, reason="deactivated")
         await _publish_user_changes(actor, user, changes)
     await rt.denylist.revoke_sessions(revoked)
-    if "role" in changes or "active" in changes:
-        await rt.denylist.user_changed(user_id)
+    await rt.denylist.user_changed(user_id)
     return updated
 
 
