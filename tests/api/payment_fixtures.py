@@ -122,3 +122,17 @@ async def outbox_events(clinic_id: uuid.UUID, name: str, entity_id: str) -> list
             name,
             entity_id,
         )
+
+
+async def paid_appointment(
+    clients: dict[str, httpx.AsyncClient], clinic: SeededClinic
+) -> tuple[str, str, str]:
+    """(appointment id, payment id, intent id) of an appointment whose payment succeeded."""
+    appointment_id = await own_appointment(clinic, clients)
+    created = await create_intent(clients["patient"], appointment_id)
+    assert created.status_code == 201, created.text
+    payment_id = created.json()["paymentId"]
+    intent_id = created.json()["clientSecret"].split("_secret_")[0]
+    ok = await deliver(clients["patient"], "payment_intent.succeeded", intent_object(intent_id))
+    assert ok.status_code == 200, ok.text
+    return appointment_id, payment_id, intent_id

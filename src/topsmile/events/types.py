@@ -110,6 +110,9 @@ class AppointmentNotice(msgspec.Struct, frozen=True, kw_only=True):
     previous_start: datetime | None = None  # rescheduled: the old start
     reason: str | None = None  # cancelled: why
     status: str | None = None  # status_changed: the new status
+    # The invitation's SEQUENCE (RFC 5545): 0 when booked, then the number of reschedules, so
+    # every move of one appointment carries a larger number, however close together they are.
+    sequence: int = 0
 
 
 class PaymentNotice(msgspec.Struct, frozen=True, kw_only=True):

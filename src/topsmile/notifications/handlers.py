@@ -135,7 +135,7 @@ class Notifier:
         attachments = []
         if template in _WITH_ICS and isinstance(payload, AppointmentNotice):
             # Calendars replace an entry they hold only when SEQUENCE grows.
-            ics = appointment_ics(payload, sequence=int(event.occurred_at.timestamp()))
+            ics = appointment_ics(payload, sequence=payload.sequence)
             attachments.append(Attachment("appointment.ics", "text/calendar; method=REQUEST", ics))
         headers = {"X-Event-ID": str(event.id)}
         if event.request_id:

@@ -41,7 +41,7 @@ from topsmile.events.types import AppointmentNotice
 from topsmile.patients import queries as patients
 from topsmile.patients.service import bookable_record
 from topsmile.patients.tables import PatientRow
-from topsmile.scheduling import appointment_events, events
+from topsmile.scheduling import appointment_events, events, queries
 from topsmile.scheduling import availability as rules
 from topsmile.scheduling.appointment_events import announce, cancel_reminders, schedule_reminders
 from topsmile.scheduling.availability_service import (
@@ -328,7 +328,14 @@ async def reschedule(actor: Actor, appointment_id: uuid.UUID, data: Reschedule) 
             new_start=moved.starts_at,
             reason=data.reason,
         )
-        notice = _notice_of(booking, await _patient_of(row), moved, previous_start=row.starts_at)
+        # The row lock taken above orders the moves of one appointment: each counts one more.
+        notice = _notice_of(
+            booking,
+            await _patient_of(row),
+            moved,
+            previous_start=row.starts_at,
+            sequence=await queries.reschedule_count(row.id),
+        )
         await cancel_reminders(row.id)
         await announce(actor, events.APPOINTMENT_RESCHEDULED, notice)
         await schedule_reminders(actor, booking.settings.reminder_offsets_minutes, notice)

@@ -121,3 +121,12 @@ async def live_overlapping(
 
 class _Id(rows.Row, frozen=True):
     id: uuid.UUID
+
+
+async def reschedule_count(appointment_id: uuid.UUID) -> int:
+    """How many times the appointment has moved, in the caller's transaction."""
+    return await rows.count(
+        "SELECT count(*) AS n FROM appointment_history"
+        " WHERE appointment_id = {} AND action = 'rescheduled'",
+        appointment_id,
+    )
