@@ -1,8 +1,13 @@
-"""Shared fixtures: one embedded PostgreSQL + Redis per test session, a fresh database."""
+"""Shared fixtures: one embedded PostgreSQL + Redis per test session, a fresh database.
+
+`TOPSMILE_TEST_PG_BIN=<dir with initdb, pg_ctl, postgres, psql>` swaps the embedded PostgreSQL
+for a throwaway cluster of that installed server (tests/support/pg_cluster.py).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import tempfile
 import warnings
@@ -12,6 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support.pg_cluster import ClusterPostgres
 from topsmile.app import create_app, lifespan
 from topsmile.config import Settings, load_settings
 from topsmile.core import db
@@ -20,15 +26,30 @@ from topsmile.core.middleware import EdgeMiddleware
 from topsmile.core.migrate import apply_migrations
 
 TEST_DATABASE = "topsmile_test"
+PG_BIN_VAR = "TOPSMILE_TEST_PG_BIN"
 
 
 @pytest.fixture(scope="session")
-def stores() -> Iterator[EmbeddedStores]:
+def postgres_bin() -> Path:
+    """The directory of the PostgreSQL binaries the session's server runs from."""
+    named = os.environ.get(PG_BIN_VAR, "").strip()
+    if named:
+        return Path(named)
+    warnings.filterwarnings("ignore", module="platformdirs")
+    from pgserver._commands import POSTGRES_BIN_PATH
+
+    return Path(POSTGRES_BIN_PATH)
+
+
+@pytest.fixture(scope="session")
+def stores(postgres_bin: Path) -> Iterator[EmbeddedStores]:
     """Embedded servers in a world-traversable temp dir: PostgreSQL runs as its own user."""
     warnings.filterwarnings("ignore", module="platformdirs")
     directory = Path(tempfile.mkdtemp(prefix="topsmile-stores-"))
     directory.chmod(0o755)
     stores = EmbeddedStores(directory)
+    if os.environ.get(PG_BIN_VAR, "").strip():
+        stores.postgres = ClusterPostgres(postgres_bin, directory / "postgres")
     yield stores
     stores.release()
     shutil.rmtree(directory, ignore_errors=True)
