@@ -129,11 +129,13 @@ async def test_provider_service_cannot_offer_another_clinics_service() -> None:
 
 
 async def _publish_in(clinic_id: uuid.UUID) -> uuid.UUID:
+    # A declared name: the outbox outlives this test, and tests/events/test_catalogue.py
+    # checks that every name in it is declared, whichever order the two run in.
     event_id = uuid.uuid4()
     async with db.tenant_transaction(clinic_id):
         await db.fetch(
             "INSERT INTO event_outbox (id, name, clinic_id, occurred_at, due_at, entity_type)"
-            " VALUES ({}, 'test.event', {}, now(), now(), 'clinic')",
+            " VALUES ({}, 'clinic.updated', {}, now(), now(), 'clinic')",
             event_id,
             clinic_id,
         )
