@@ -36,3 +36,44 @@ async def test_query_parameter_errors_use_wire_names(client: httpx.AsyncClient) 
     response = await client.get("/api/patients", params={"pageSize": "500"})
     assert response.status_code == 400
     assert response.json()["errors"][0]["field"] == "pageSize"
+
+
+async def test_no_content_responses_document_no_body(client: httpx.AsyncClient) -> None:
+    """A 204 has no body, so its documented response has no content (issue 13 finding: a
+    `Response(None, status_code=204)` was documented as an application/json null)."""
+    document = (await client.get("/schema/openapi.json")).json()
+    no_content = [
+        (f"{method.upper()} {path}", operation["responses"]["204"])
+        for path, operations in document["paths"].items()
+        for method, operation in operations.items()
+        if "204" in operation["responses"]
+    ]
+    assert len(no_content) >= 10
+    for where, response in no_content:
+        assert not response.get("content"), where
+
+
+async def test_every_anonymous_answer_is_documented(client: httpx.AsyncClient) -> None:
+    """Sweep: whatever status an anonymous request gets, the operation documents it (issue
+    13 finding: the guards of a controller were not seen, so its 401/403 went undocumented)."""
+    from tests.api.openapi_routes import csrf_header, operations
+
+    document = (await client.get("/schema/openapi.json")).json()
+    for op in await operations(client):
+        template = next(
+            path
+            for path, ops in document["paths"].items()
+            if ops.get(op.method.lower(), {}).get("operationId") == op.operation_id
+        )
+        response = await client.request(op.method, op.path, headers=csrf_header(client))
+        documented = document["paths"][template][op.method.lower()]["responses"]
+        assert str(response.status_code) in documented, f"{op}: {response.status_code}"
+
+
+async def test_create_intent_documents_its_open_intent_answer(client: httpx.AsyncClient) -> None:
+    """SPEC §8: an open intent for the same appointment is returned again with 200, so the
+    document lists that 200 with the same body as the 201."""
+    document = (await client.get("/schema/openapi.json")).json()
+    responses = document["paths"]["/api/payments/create-intent"]["post"]["responses"]
+    created = responses["201"]["content"]["application/json"]["schema"]
+    assert responses["200"]["content"]["application/json"]["schema"] == created
