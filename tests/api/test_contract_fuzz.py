@@ -127,14 +127,16 @@ async def run_case(case: Case, client: httpx.AsyncClient, role: str) -> str | No
 async def fuzz_app(settings: Settings, stripe_api: LocalStripe) -> AsyncIterator[EdgeMiddleware]:
     """The app with Stripe configured (a local Stripe-compatible server), so the payment
     operations run for real instead of answering 503 "not configured", and with room in
-    the per-user API throttle: a 429 is documented everywhere, but a throttled role would
-    stop reaching every route after it."""
+    the per-user API throttle and the failed sign-in lock (wrong current passwords count):
+    a 429 is documented everywhere, but a throttled role would stop reaching every route
+    after it."""
     configured = msgspec.structs.replace(
         settings,
         stripe_secret_key=SECRET_KEY,
         stripe_webhook_secret=WEBHOOK_SECRET,
         stripe_api_base=stripe_api.base_url,
         rate_api_per_user=Rate(1_000_000, 3600),
+        login_max_failures=1_000_000,
     )
     asgi = create_app(configured, run_relay=False)
     async with lifespan(asgi.app):
