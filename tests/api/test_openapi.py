@@ -140,3 +140,20 @@ async def test_email_fields_are_documented_as_emails(client: httpx.AsyncClient) 
     for where, prop in emails:
         options = [prop, *prop.get("oneOf", [])]
         assert any(option.get("format") == "email" for option in options), where
+
+
+async def test_register_documents_unknown_clinic(client: httpx.AsyncClient) -> None:
+    """Issue 13 finding: registering at an unknown clinic slug is a 404 the document missed."""
+    response = await client.post(
+        "/api/auth/register",
+        json={
+            "clinic": "no-such-clinic-slug",
+            "email": "paula@example.com",
+            "password": "Correct-Horse-Battery-9",
+            "firstName": "Paula",
+            "lastName": "Patient",
+        },
+    )
+    assert response.status_code == 404, response.text
+    document = (await client.get("/schema/openapi.json")).json()
+    assert "404" in document["paths"]["/api/auth/register"]["post"]["responses"]
