@@ -80,6 +80,7 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     finally:
         await relay.stop()
         await runtime.denylist.close()
+        await runtime.throttle.close()
         await redis.aclose()
         await db.close_pool()
 

@@ -30,7 +30,9 @@ class Runtime:
         assert settings.redis_url is not None
         denylist = Denylist(redis, settings.redis_url)
         storage = LocalStorage(Path(settings.storage_dir))
-        return cls(settings, redis, Throttle(redis), Hasher(), denylist, storage)
+        return cls(
+            settings, redis, Throttle(redis, settings.redis_url), Hasher(), denylist, storage
+        )
 
 
 def runtime_of(request: Request[Any, Any, Any]) -> Runtime:

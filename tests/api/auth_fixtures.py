@@ -28,9 +28,9 @@ class SeededClinic:
 
 
 async def seed_clinic(
-    roles: tuple[str, ...] = ("admin", "receptionist", "patient"),
+    roles: tuple[str, ...] = ("admin", "receptionist", "patient"), slug: str | None = None
 ) -> SeededClinic:
-    clinic = SeededClinic(id=uuid.uuid4(), slug=f"c-{uuid.uuid4().hex[:12]}")
+    clinic = SeededClinic(id=uuid.uuid4(), slug=slug or f"c-{uuid.uuid4().hex[:12]}")
     password_hash = await _hasher.hash(PASSWORD)
     async with db.tenant_transaction(clinic.id):
         await db.fetch(

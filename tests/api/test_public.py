@@ -144,3 +144,18 @@ async def test_nothing_else_is_public(app: EdgeMiddleware) -> None:
         "health",
         "healthLive",
     ]
+
+
+async def test_a_slug_unknown_a_moment_ago_is_found_once_its_clinic_exists(
+    app: EdgeMiddleware,
+) -> None:
+    """Slugs are remembered per process once found (a slug never changes); a miss is not."""
+    slug = f"later-{uuid.uuid4().hex[:10]}"
+    async with client_for(app) as visitor:
+        assert (await visitor.get(f"/api/public/clinics/{slug}")).status_code == 404
+        clinic = await seed_clinic((), slug=slug)
+        page = await visitor.get(f"/api/public/clinics/{slug}")
+        assert page.status_code == 200, page.text
+        assert page.json()["clinic"]["slug"] == clinic.slug
+        again = await visitor.get(f"/api/public/clinics/{slug}")  # from the process's memory
+        assert again.json() == page.json()

@@ -223,3 +223,29 @@ async def test_sent_record_survives_a_rolled_back_delivery(private_bus: Bus) -> 
     async with db.tenant_transaction(clinic):
         assert await log.already_sent(event, "sms")
         assert not await log.already_sent(event, "email")
+
+
+async def test_a_send_that_outlives_the_handler_timeout_is_recorded_and_not_repeated(
+    private_bus: Bus, smtp: LocalSmtp, twilio: LocalTwilio
+) -> None:
+    """Twilio's client runs in a thread, which a timeout cannot stop: the SMS goes out after
+    the relay gave up on the attempt. The handler waits for it and records it as sent, so
+    the retry only marks the delivery done instead of texting the patient again."""
+    subscribe_notifier(private_bus, smtp, twilio)
+    twilio.delay(1.0)
+    smtp.slow_down(1.0)
+    events = await _publish(uuid.uuid4(), 1)
+    config = RelayConfig(
+        handler_timeout_seconds=0.4, lease_seconds=5, base_delay_seconds=0.1, sweep_seconds=0.05
+    )
+    relay = Relay(private_bus, config)
+    relay.start()
+    try:
+        deadline = time.monotonic() + 30
+        while (await _statuses(events))["delivered"] < 2:
+            assert time.monotonic() < deadline, await _statuses(events)
+            await asyncio.sleep(0.1)
+    finally:
+        await relay.stop()
+    assert len([sms for sms in twilio.received if sms.to == "+5511987654321"]) == 1
+    assert _mails(smtp) == Counter({str(events[0].id): 1})

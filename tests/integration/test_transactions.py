@@ -116,3 +116,16 @@ async def test_fetch_placeholders() -> None:
         await db.fetch("SELECT {}::int AS n", 1, 2)
     with pytest.raises(TypeError, match="placeholder"):
         await db.fetch("SELECT {}::int AS n, {}::uuid AS u", uuid.uuid4())
+
+
+async def test_generic_plans_are_asked_for_one_transaction_only() -> None:
+    """`generic_plans=True` (availability: planning cost more than running) is `SET LOCAL`:
+    no later transaction on the pooled connections plans that way."""
+    clinic = uuid.uuid4()
+    for _ in range(20):
+        async with db.tenant_transaction(clinic, generic_plans=True):
+            [row] = await db.fetch("SHOW plan_cache_mode")
+            assert row["plan_cache_mode"] == "force_generic_plan"
+        async with db.tenant_transaction(clinic):
+            [row] = await db.fetch("SHOW plan_cache_mode")
+            assert row["plan_cache_mode"] == "auto"

@@ -22,6 +22,8 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl
 
+from tests.support.loopback import Loopback
+
 _INTENT = re.compile(r"^/v1/payment_intents/(?P<id>pi_[A-Za-z0-9]+)$")
 
 
@@ -198,8 +200,7 @@ class LocalStripe:
 
     def __init__(self, api_key: str) -> None:
         self._state = _State(api_key=api_key)
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
+        self._loopback: Loopback | None = None
         self.base_url = ""
 
     @property
@@ -229,12 +230,8 @@ class LocalStripe:
     def __enter__(self) -> LocalStripe:
         server = _Server(("127.0.0.1", 0), _Handler)
         server.state = self._state
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-        self.base_url = f"http://127.0.0.1:{server.server_address[1]}"
+        self._loopback = Loopback(server).start()
+        self.base_url = self._loopback.base_url
         return self
 
     def __exit__(
@@ -243,8 +240,5 @@ class LocalStripe:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        if self._loopback is not None:
+            self._loopback.stop()

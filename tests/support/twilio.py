@@ -22,6 +22,8 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs
 
+from tests.support.loopback import Loopback
+
 _MESSAGES_PATH = re.compile(r"^/2010-04-01/Accounts/(?P<account>[^/]+)/Messages\.json$")
 _ERRORS = {
     400: (21211, "The 'To' number is not a valid phone number."),
@@ -169,8 +171,7 @@ class LocalTwilio:
 
     def __init__(self, account_sid: str, auth_token: str) -> None:
         self._state = _State(account_sid=account_sid, auth_token=auth_token)
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
+        self._loopback: Loopback | None = None
         self.base_url = ""
 
     @property
@@ -196,12 +197,8 @@ class LocalTwilio:
     def __enter__(self) -> LocalTwilio:
         server = _Server(("127.0.0.1", 0), _Handler)
         server.state = self._state
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-        self.base_url = f"http://127.0.0.1:{server.server_address[1]}"
+        self._loopback = Loopback(server).start()
+        self.base_url = self._loopback.base_url
         return self
 
     def __exit__(
@@ -210,8 +207,5 @@ class LocalTwilio:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        if self._loopback is not None:
+            self._loopback.stop()

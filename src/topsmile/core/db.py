@@ -107,11 +107,12 @@ class _TenantTransaction(PostgresTransaction):
     carries the tenant setting: `BEGIN; SELECT set_config(…)` goes as one simple-query
     message, one round trip instead of two."""
 
-    __slots__ = ("callbacks", "clinic_id")
+    __slots__ = ("callbacks", "clinic_id", "generic_plans")
 
-    def __init__(self, clinic_id: uuid.UUID | None) -> None:
+    def __init__(self, clinic_id: uuid.UUID | None, *, generic_plans: bool = False) -> None:
         super().__init__(DB)
         self.clinic_id = clinic_id
+        self.generic_plans = generic_plans
         self.callbacks: list[Callable[[], None]] = []
 
     async def __aenter__(self) -> _TenantTransaction:
@@ -122,8 +123,9 @@ class _TenantTransaction(PostgresTransaction):
         tenant = str(self.clinic_id) if self.clinic_id is not None else ""
         self.connection = await self.get_connection()  # type: ignore[no-untyped-call]
         try:
+            plans = "; SET LOCAL plan_cache_mode = force_generic_plan" if self.generic_plans else ""
             await self.connection.execute(
-                f"BEGIN; SELECT set_config('app.clinic_id', '{tenant}', true)"
+                f"BEGIN; SELECT set_config('app.clinic_id', '{tenant}', true){plans}"
             )
         except BaseException:
             await self._give_back()
@@ -159,7 +161,9 @@ def after_commit(callback: Callable[[], None]) -> None:
 
 
 @asynccontextmanager
-async def tenant_transaction(clinic_id: uuid.UUID | None) -> AsyncIterator[None]:
+async def tenant_transaction(
+    clinic_id: uuid.UUID | None, *, generic_plans: bool = False
+) -> AsyncIterator[None]:
     """The one way to open a transaction: row-level security sees only `clinic_id`'s rows.
 
     `None` is for system work that spans clinics (the outbox relay, operators' CLI). The
@@ -175,7 +179,7 @@ async def tenant_transaction(clinic_id: uuid.UUID | None) -> AsyncIterator[None]
         return
     if DB.current_transaction.get() is not None:
         raise RuntimeError("tenant_transaction() cannot join a bare Piccolo transaction")
-    transaction = _TenantTransaction(clinic_id)
+    transaction = _TenantTransaction(clinic_id, generic_plans=generic_plans)
     token = _open.set(transaction)
     try:
         async with transaction:

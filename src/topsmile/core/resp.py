@@ -1,9 +1,10 @@
-"""One Lua script over one pipelined Redis connection: the session check's hot path.
+"""One Lua script over one pipelined Redis connection: the Redis calls of hot paths.
 
-Every authenticated request makes exactly one Redis call (auth/sessions.py `_ADMIT`). Through
-redis-py that call costs more CPU than the rest of a cached request together (command packing,
-connection pool checkout, retry and observability layers, a `wait_for` per write), so this
-module speaks RESP for that one script only: requests are written back to back on one
+Every authenticated request makes exactly one Redis call (auth/sessions.py `_ADMIT`) and
+every throttled one a counter script (core/throttle.py). Through redis-py such a call costs
+more CPU than the rest of a cached request together (command packing, connection pool
+checkout, retry and observability layers, a `wait_for` per write), so this module speaks RESP
+for those scripts only: requests are written back to back on one
 connection and answered in order (Redis answers a connection's commands in the order sent),
 each waiting on its own future. Everything else keeps using redis-py.
 

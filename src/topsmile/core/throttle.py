@@ -12,13 +12,13 @@ import hashlib
 import ipaddress
 import logging
 from dataclasses import dataclass
-from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from topsmile.config import Rate
 from topsmile.core.errors import RateLimited
+from topsmile.core.resp import ScriptCaller
 
 log = logging.getLogger("topsmile.throttle")
 
@@ -52,15 +52,20 @@ def throttle_key(kind: str, *parts: str) -> str:
 
 
 class Throttle:
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: Redis, redis_url: str) -> None:
         self._redis = redis
-        self._hit: Any = redis.register_script(_HIT)
-        self._release: Any = redis.register_script(_RELEASE)
+        # Counted on hot paths (every public page, every login): the lean connection.
+        self._hit = ScriptCaller(redis_url, _HIT)
+        self._release = ScriptCaller(redis_url, _RELEASE)
+
+    async def close(self) -> None:
+        await self._hit.close()
+        await self._release.close()
 
     async def hit(self, key: str, rate: Rate) -> Decision:
         """Count one event; allowed while the window's count stays within the limit."""
         try:
-            count, ttl = await self._hit(keys=[key], args=[rate.window_seconds])
+            count, ttl = await self._hit([key], [rate.window_seconds])
         except RedisError:
             log.warning("throttle unavailable; allowing", extra={"key": key.split(":")[1]})
             return Decision(True, 0, 0)
@@ -71,7 +76,7 @@ class Throttle:
         out not to count (a right password). Counting first and giving back after is what
         keeps concurrent attempts from all passing a check-then-count."""
         try:
-            await self._release(keys=[key])
+            await self._release([key], [])
         except RedisError:
             log.warning("throttle release failed")
 

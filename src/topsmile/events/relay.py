@@ -40,7 +40,10 @@ class RelayConfig(msgspec.Struct, frozen=True, kw_only=True):
     max_attempts: int = 8
     base_delay_seconds: float = 2.0
     max_delay_seconds: float = 3600.0
-    handler_timeout_seconds: float = 60.0  # one send (SMTP and Twilio time out at 15 s)
+    # One send (SMTP and Twilio time out at 15 s). A timed-out email/SMS handler still waits
+    # for a send already handed over (notifications/handlers.py `_to_the_end`), so the lease
+    # must also cover that: 60 + 15 < 180.
+    handler_timeout_seconds: float = 60.0
     lease_seconds: float = 180.0
     sweep_seconds: float = 1.0
     housekeeping_seconds: float = 300.0  # how often one process prunes and retires

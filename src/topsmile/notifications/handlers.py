@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from collections.abc import Coroutine
+from typing import Any
 
 from topsmile.auth.tokens import email_link
 from topsmile.config import Settings
@@ -100,6 +103,23 @@ def account_link(settings: Settings, event: Event, payload: AccountToken) -> Acc
     return AccountLink(recipient=payload.recipient, clinic_name=payload.clinic_name, link=link)
 
 
+async def _to_the_end(send: Coroutine[Any, Any, None]) -> None:
+    """Send and record "sent", even when the relay's handler timeout cancels the handler
+    meanwhile. A send cannot be taken back once the provider may have it (Twilio's client runs
+    in a thread no cancellation stops), and a delivery let go without its `sent` row would be
+    sent again by the retry. So a cancelled handler waits for the send and its record (bounded
+    by the transports' own 15 s timeouts, well inside the relay's lease) and only then lets
+    the cancellation through; the retry then finds the row and only marks the delivery done."""
+    task = asyncio.ensure_future(send)
+    try:
+        await asyncio.shield(task)
+    except asyncio.CancelledError:
+        await asyncio.wait({task})
+        if not task.cancelled():
+            task.exception()  # retrieved: the retry decides what a failure means
+        raise
+
+
 class Notifier:
     def __init__(self, email: EmailSender, sms: SmsSender, settings: Settings) -> None:
         self._email = email
@@ -143,17 +163,21 @@ class Notifier:
         message = EmailMessage(
             to=to, subject=subject, text=text, html=html, headers=headers, attachments=attachments
         )
-        message_id = await self._email.send(message)
-        await _log(
-            event,
-            payload,
-            channel="email",
-            template=template,
-            recipient=to,
-            status="sent",
-            attempts=attempt,
-            provider_message_id=message_id,
-        )
+
+        async def send() -> None:
+            message_id = await self._email.send(message)
+            await _log(
+                event,
+                payload,
+                channel="email",
+                template=template,
+                recipient=to,
+                status="sent",
+                attempts=attempt,
+                provider_message_id=message_id,
+            )
+
+        await _to_the_end(send())
 
     async def email_failed(
         self, event: Event, exc: BaseException, attempt: int, dead: bool
@@ -179,17 +203,22 @@ class Notifier:
                 error=reason,
             )
             return
-        sid = await self._sms.send(SmsMessage(to=to, body=render_sms(template, payload)))
-        await _log(
-            event,
-            payload,
-            channel="sms",
-            template=template,
-            recipient=to,
-            status="sent",
-            attempts=attempt,
-            provider_message_id=sid,
-        )
+        text = SmsMessage(to=to, body=render_sms(template, payload))
+
+        async def send() -> None:
+            sid = await self._sms.send(text)
+            await _log(
+                event,
+                payload,
+                channel="sms",
+                template=template,
+                recipient=to,
+                status="sent",
+                attempts=attempt,
+                provider_message_id=sid,
+            )
+
+        await _to_the_end(send())
 
     async def sms_failed(self, event: Event, exc: BaseException, attempt: int, dead: bool) -> None:
         await self._failed(event, "sms", SMS_TEMPLATES[event.name], exc, attempt, dead)

@@ -29,8 +29,9 @@ from topsmile.core.actor import Actor
 from topsmile.core.errors import ServiceUnavailable, ValidationError
 from topsmile.events.catalogue import EventType
 from topsmile.events.outbox import publish
-from topsmile.events.types import PaymentNotice, Recipient, new_event
+from topsmile.events.types import PaymentNotice, new_event
 from topsmile.patients import queries as patients
+from topsmile.patients.notices import recipient_of
 from topsmile.payments import events, queries
 from topsmile.payments.tables import PaymentRow
 from topsmile.scheduling import payment_status
@@ -129,15 +130,7 @@ async def _notice(payment: PaymentRow, amount: int) -> PaymentNotice:
     return PaymentNotice(
         payment_id=payment.id,
         appointment_id=appointment.id,
-        recipient=Recipient(
-            first_name=patient.first_name,
-            last_name=patient.last_name,
-            email=patient.email,
-            phone=patient.phone,
-            email_opt_in=patient.email_opt_in,
-            sms_opt_in=patient.sms_opt_in,
-            patient_id=patient.id,
-        ),
+        recipient=recipient_of(patient),
         clinic_name=clinic.name,
         timezone=clinic.timezone,
         service_name=await payment_status.service_name(appointment.service_id),

@@ -26,7 +26,7 @@ from topsmile.core.errors import ValidationError
 from topsmile.core.ranges import parse_range
 from topsmile.payments.queries import revenue
 from topsmile.reports.schemas import AppointmentCounts, Revenue, StatsView, Utilization
-from topsmile.scheduling.availability import Span, wall_instant
+from topsmile.scheduling.availability import Span, merge_spans, wall_instant
 from topsmile.scheduling.schemas import STATUSES
 
 MAX_DAYS = 366
@@ -80,17 +80,6 @@ def _range(from_: str | None, to: str | None, tz: str) -> tuple[datetime, dateti
     return start, end, first, last
 
 
-def _merge(spans: list[Span]) -> list[Span]:
-    merged: list[Span] = []
-    for span in sorted(spans, key=lambda s: s.start):
-        if merged and span.start <= merged[-1].end:
-            if span.end > merged[-1].end:
-                merged[-1] = Span(merged[-1].start, span.end)
-        else:
-            merged.append(span)
-    return merged
-
-
 def _minutes(spans: list[Span]) -> int:
     return int(sum((s.end - s.start).total_seconds() for s in spans) // 60)
 
@@ -114,11 +103,11 @@ def working_minutes(
                 if lo < hi:
                     working.append(Span(lo, hi))
         day += timedelta(days=1)
-    working = _merge(working)
+    working = merge_spans(working)
     overlap = [
         Span(max(w.start, c.start), min(w.end, c.end))
         for w in working
-        for c in _merge(closed)
+        for c in merge_spans(closed)
         if c.start < w.end and w.start < c.end
     ]
     return _minutes(working) - _minutes(overlap)

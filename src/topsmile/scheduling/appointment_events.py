@@ -13,7 +13,8 @@ from topsmile.core import clock
 from topsmile.core.actor import Actor
 from topsmile.events.catalogue import EventType
 from topsmile.events.outbox import cancel_scheduled, publish
-from topsmile.events.types import AppointmentNotice, Recipient, new_event
+from topsmile.events.types import AppointmentNotice, new_event
+from topsmile.patients.notices import recipient_of
 from topsmile.patients.tables import PatientRow
 from topsmile.scheduling import events
 from topsmile.scheduling.tables import AppointmentRow, ProviderRow, ServiceRow
@@ -27,15 +28,7 @@ def notice(
     row: AppointmentRow,
     **extra: object,
 ) -> AppointmentNotice:
-    recipient = Recipient(
-        first_name=patient.first_name,
-        last_name=patient.last_name,
-        email=patient.email,
-        phone=patient.phone,
-        email_opt_in=patient.email_opt_in,
-        sms_opt_in=patient.sms_opt_in,
-        patient_id=patient.id,
-    )
+    recipient = recipient_of(patient)
     return AppointmentNotice(
         appointment_id=row.id,
         recipient=recipient,

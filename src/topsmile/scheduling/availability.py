@@ -160,7 +160,7 @@ def _wall_instant(day: date, minute: int, zone: ZoneInfo) -> datetime:
     return high.replace(microsecond=0)
 
 
-def _merge(spans: Iterable[Span]) -> list[Span]:
+def merge_spans(spans: Iterable[Span]) -> list[Span]:
     """Sorted, disjoint spans; spans that overlap or touch become one; empty ones vanish."""
     merged: list[Span] = []
     for span in sorted((s for s in spans if s.end > s.start), key=lambda s: s.start):
@@ -184,7 +184,7 @@ def _chains(schedule: Schedule, first: date, last: date) -> dict[date, list[Span
     chains: dict[date, list[Span]] = {}
     day = first - timedelta(days=1)
     while day <= last + timedelta(days=2):
-        chains[day] = _merge(
+        chains[day] = merge_spans(
             Span(
                 wall_instant(day, i.start_minute, schedule.zone),
                 wall_instant(day, i.end_minute, schedule.zone),
@@ -199,7 +199,7 @@ class _Blocks:
     """Sorted disjoint spans (merged working intervals) with a fast cover test."""
 
     def __init__(self, spans: Iterable[Span]) -> None:
-        self.spans = _merge(_utc(s) for s in spans)
+        self.spans = merge_spans(_utc(s) for s in spans)
         self.ends = [s.end for s in self.spans]
 
     def covers(self, start: datetime, end: datetime) -> bool:

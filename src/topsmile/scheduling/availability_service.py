@@ -217,7 +217,7 @@ async def availability(actor: Actor, query: AvailabilityQuery) -> AvailabilityVi
     patient_rules = not actor.is_staff
     start, end = _window(query)
     service_id, provider_id = query.service_id, query.provider_id
-    async with db.tenant_transaction(actor.clinic_id):
+    async with db.tenant_transaction(actor.clinic_id, generic_plans=True):
         found = await rows.fetch_only(
             _Asked,
             _READ,

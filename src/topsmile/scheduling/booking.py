@@ -270,20 +270,6 @@ async def book(actor: Actor, data: AppointmentCreate) -> AppointmentRow:
     return row
 
 
-async def _appointment(actor: Actor, appointment_id: uuid.UUID) -> AppointmentRow:
-    """One appointment, locked for a change; a patient's view of another's is 404."""
-    row = await rows.fetch_one(
-        AppointmentRow, "SELECT * FROM appointment WHERE id = {} FOR UPDATE", appointment_id
-    )
-    if row is not None and not actor.is_staff:
-        own = await patients.patient_of_user(actor.user_id)
-        if own is None or own.id != row.patient_id:
-            row = None
-    if row is None:
-        raise NotFound("No such appointment.")
-    return row
-
-
 async def _patient_of(row: AppointmentRow) -> PatientRow:
     patient = await patients.patient_by_id(row.patient_id)
     assert patient is not None  # the foreign key keeps it
@@ -298,7 +284,7 @@ def _inside_window(row: AppointmentRow, settings: ClinicSettings) -> bool:
 async def reschedule(actor: Actor, appointment_id: uuid.UUID, data: Reschedule) -> AppointmentRow:
     """Same id, a new start (and maybe provider); its own old block does not block it."""
     async with db.tenant_transaction(actor.clinic_id):
-        row = await _appointment(actor, appointment_id)
+        row = await queries.visible_appointment(actor, appointment_id, lock=True)
         if row.status not in MOVABLE:
             raise InvalidTransition(f"A {row.status} appointment cannot be rescheduled.")
         provider_id = data.provider_id or row.provider_id
@@ -345,7 +331,7 @@ async def reschedule(actor: Actor, appointment_id: uuid.UUID, data: Reschedule) 
 async def cancel(actor: Actor, appointment_id: uuid.UUID, data: Cancel) -> AppointmentRow:
     """Patients are refused inside the clinic's window; staff are not, and it is flagged."""
     async with db.tenant_transaction(actor.clinic_id):
-        row = await _appointment(actor, appointment_id)
+        row = await queries.visible_appointment(actor, appointment_id, lock=True)
         return await _cancel(actor, row, data.reason)
 
 
@@ -382,7 +368,7 @@ async def change_status(
     if not actor.is_staff and data.status not in PATIENT_STATUSES:
         raise Forbidden("Patients may only confirm or cancel their appointments.")
     async with db.tenant_transaction(actor.clinic_id):
-        row = await _appointment(actor, appointment_id)
+        row = await queries.visible_appointment(actor, appointment_id, lock=True)
         if data.status == "cancelled":
             return await _cancel(actor, row, data.note)
         if data.status not in TRANSITIONS.get(row.status, frozenset()):

@@ -7,8 +7,7 @@ import uuid
 
 from topsmile.core import db, rows
 from topsmile.core.actor import Actor
-from topsmile.core.errors import NotFound
-from topsmile.patients import queries as patients
+from topsmile.scheduling import queries
 from topsmile.scheduling.tables import AppointmentRow, ServiceRow
 
 # What a payment's status makes of its appointment's `paymentStatus`.
@@ -29,16 +28,7 @@ _FROM_SETTLEMENT = frozenset({"succeeded", "refunded", "partially_refunded"})
 async def locked_appointment(actor: Actor, appointment_id: uuid.UUID) -> AppointmentRow:
     """The appointment, locked until the transaction ends; a patient's view of another
     patient's appointment is 404. Call it in a tenant transaction."""
-    row = await rows.fetch_one(
-        AppointmentRow, "SELECT * FROM appointment WHERE id = {} FOR UPDATE", appointment_id
-    )
-    if row is not None and not actor.is_staff:
-        own = await patients.patient_of_user(actor.user_id)
-        if own is None or own.id != row.patient_id:
-            row = None
-    if row is None:
-        raise NotFound("No such appointment.")
-    return row
+    return await queries.visible_appointment(actor, appointment_id, lock=True)
 
 
 async def appointment_by_id(appointment_id: uuid.UUID) -> AppointmentRow:

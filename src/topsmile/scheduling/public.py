@@ -8,6 +8,8 @@ which runs before query parameters are parsed), so bad requests and unknown slug
 
 from __future__ import annotations
 
+import uuid
+
 from topsmile.clinics import queries as clinics
 from topsmile.clinics.tables import ClinicRow
 from topsmile.core import db
@@ -31,12 +33,24 @@ async def count_visit(rt: Runtime, ip: str) -> None:
     await rt.throttle.enforce(ip_throttle_key("public-ip", ip), rt.settings.rate_public_per_ip)
 
 
+# slug -> clinic id, remembered per process: a clinic's slug never changes and clinics are
+# never deleted, so an entry cannot go stale; unknown slugs are not remembered (a clinic may
+# sign up under one a moment later). Bounded: cleared when full.
+_CLINIC_IDS: dict[str, uuid.UUID] = {}
+_CLINIC_IDS_MAX = 10_000
+
+
 async def _visit(slug: str, ip: str) -> Actor:
     """The anonymous actor of the clinic's page."""
-    clinic: ClinicRow | None = await clinics.clinic_by_slug(slug)
-    if clinic is None:
-        raise NotFound("No such clinic.")
-    return Actor(clinic.id, None, None, ip)
+    clinic_id = _CLINIC_IDS.get(slug)
+    if clinic_id is None:
+        clinic: ClinicRow | None = await clinics.clinic_by_slug(slug)
+        if clinic is None:
+            raise NotFound("No such clinic.")
+        if len(_CLINIC_IDS) >= _CLINIC_IDS_MAX:
+            _CLINIC_IDS.clear()
+        clinic_id = _CLINIC_IDS[slug] = clinic.id
+    return Actor(clinic_id, None, None, ip)
 
 
 async def clinic_page(slug: str, *, ip: str) -> PublicClinicView:

@@ -75,10 +75,14 @@ async def list_appointments(
     return found, total
 
 
-async def _visible(actor: Actor, appointment_id: uuid.UUID) -> AppointmentRow:
-    row = await rows.fetch_one(
-        AppointmentRow, "SELECT * FROM appointment WHERE id = {}", appointment_id
-    )
+async def visible_appointment(
+    actor: Actor, appointment_id: uuid.UUID, *, lock: bool = False
+) -> AppointmentRow:
+    """One appointment as the actor may see it, in the caller's tenant transaction; a
+    patient's view of another patient's appointment is 404. `lock`: FOR UPDATE (a change
+    follows)."""
+    sql = "SELECT * FROM appointment WHERE id = {}" + (" FOR UPDATE" if lock else "")  # noqa: S608
+    row = await rows.fetch_one(AppointmentRow, sql, appointment_id)
     if row is not None and not actor.is_staff:
         own = await patients.patient_of_user(actor.user_id)
         if own is None or own.id != row.patient_id:
@@ -90,12 +94,12 @@ async def _visible(actor: Actor, appointment_id: uuid.UUID) -> AppointmentRow:
 
 async def get_appointment(actor: Actor, appointment_id: uuid.UUID) -> AppointmentRow:
     async with db.tenant_transaction(actor.clinic_id):
-        return await _visible(actor, appointment_id)
+        return await visible_appointment(actor, appointment_id)
 
 
 async def history(actor: Actor, appointment_id: uuid.UUID) -> list[AppointmentHistoryRow]:
     async with db.tenant_transaction(actor.clinic_id):
-        await _visible(actor, appointment_id)
+        await visible_appointment(actor, appointment_id)
         return await rows.fetch_all(
             AppointmentHistoryRow,
             "SELECT * FROM appointment_history WHERE appointment_id = {} ORDER BY at, id",
