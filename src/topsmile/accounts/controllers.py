@@ -30,6 +30,7 @@ from topsmile.auth.origin import not_cross_site
 from topsmile.auth.principal import Principal, signed_in
 from topsmile.clinics.schemas import clinic_view
 from topsmile.core.errors import NotFound
+from topsmile.core.openapi import problem_response
 from topsmile.core.schemas import body
 from topsmile.patients.schemas import patient_view
 from topsmile.runtime import runtime_of
@@ -51,6 +52,7 @@ class AuthController(Controller):
         operation_id="authRegister",
         summary="Patient self-signup",
         guards=[not_cross_site],
+        responses={404: problem_response(404)},  # no clinic has the slug
         **body(Register),
     )
     async def register(self, request: Req, data: JSONBody[Register]) -> Response[Registered]:

@@ -6,6 +6,7 @@ from litestar import Litestar
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example
+from litestar.status_codes import HTTP_204_NO_CONTENT
 
 from topsmile.core.errors import Problem
 
@@ -34,6 +35,9 @@ _DESCRIPTIONS = {
     503: ("service-unavailable", "A dependency is down or not configured; see Retry-After"),
 }
 _UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
+# Litestar documents a `Response(None, status_code=204)` as an application/json null; a 204
+# has no body at all, and a client that trusts the document would try to parse one.
+_NO_CONTENT = ResponseSpec(data_container=None, description="Done; nothing follows")
 
 
 def _spec(status: int) -> ResponseSpec:
@@ -61,7 +65,7 @@ def problem_response(status: int) -> ResponseSpec:
 
 def _statuses(handler: HTTPRouteHandler, path: str) -> set[int]:
     statuses = {429, 500}
-    if handler.guards:
+    if handler.resolve_guards():  # a controller's or router's guards count too
         statuses |= {401, 403}
     if path.startswith("/api/auth"):
         statuses.add(401)  # bad credentials, expired or reused tokens
@@ -85,4 +89,6 @@ def document_problems(app: Litestar) -> None:
             if not isinstance(handler, HTTPRouteHandler) or not handler.include_in_schema:
                 continue
             documented = {status: _spec(status) for status in _statuses(handler, route.path)}
+            if handler.status_code == HTTP_204_NO_CONTENT:
+                documented[HTTP_204_NO_CONTENT] = _NO_CONTENT
             handler.responses = {**documented, **(handler.responses or {})}

@@ -134,7 +134,10 @@ class StrictBody(MsgspecDTO[S], Generic[S]):
     ) -> Reference | Schema:
         """Document the struct itself (the DTO's transfer model mangles optional
         constrained fields); decoding never goes through the transfer model anyway."""
-        return schema_creator.for_field_definition(FieldDefinition.from_annotation(cls.model_type))
+        return closed_schema(
+            schema_creator.for_field_definition(FieldDefinition.from_annotation(cls.model_type)),
+            schema_creator,
+        )
 
 
 class StrictListBody(StrictBody[S], Generic[S]):
@@ -146,9 +149,41 @@ class StrictListBody(StrictBody[S], Generic[S]):
     def create_openapi_schema(
         cls, field_definition: FieldDefinition, handler_id: str, schema_creator: SchemaCreator
     ) -> Reference | Schema:
-        return schema_creator.for_field_definition(
-            FieldDefinition.from_annotation(list[cls.model_type])  # type: ignore[name-defined]
+        return closed_schema(
+            schema_creator.for_field_definition(
+                FieldDefinition.from_annotation(list[cls.model_type])  # type: ignore[name-defined]
+            ),
+            schema_creator,
         )
+
+
+def closed_schema(
+    schema: Reference | Schema, schema_creator: SchemaCreator, seen: set[int] | None = None
+) -> Reference | Schema:
+    """Mark every object of a body schema `additionalProperties: false`: bodies and the
+    structs nested in them forbid unknown fields (SPEC §1: a 400), and a client or a fuzzer
+    building bodies from the document must not add keys. Returns `schema`."""
+    seen = set() if seen is None else seen
+    target = (
+        schema_creator.schema_registry.from_reference(schema).schema
+        if isinstance(schema, Reference)
+        else schema
+    )
+    if id(target) in seen:
+        return schema
+    seen.add(id(target))
+    if target.properties is not None:
+        target.additional_properties = False
+    nested = [
+        *(target.properties or {}).values(),
+        *(target.one_of or []),
+        *(target.any_of or []),
+        *(target.all_of or []),
+        *([target.items] if isinstance(target.items, Reference | Schema) else []),
+    ]
+    for part in nested:
+        closed_schema(part, schema_creator, seen)
+    return schema
 
 
 def body(model: type[Input], *, many: bool = False) -> dict[str, Any]:

@@ -190,7 +190,13 @@ class FieldInvalid(ValidationError, ValueError):
 
 
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=_MAX_NAME), Rule(name)]
-Email = Annotated[str, msgspec.Meta(min_length=3, max_length=_MAX_EMAIL), Rule(email)]
+# The format tells clients (and the contract fuzzer) what `Rule(email)` accepts.
+_EMAIL_FORMAT = {"extra": {"format": "email"}}
+Email = Annotated[
+    str,
+    msgspec.Meta(min_length=3, max_length=_MAX_EMAIL, extra_json_schema=_EMAIL_FORMAT),
+    Rule(email),
+]
 Phone = Annotated[str, msgspec.Meta(min_length=1, max_length=40), Rule(phone)]
 Timezone = Annotated[str, msgspec.Meta(min_length=1, max_length=64), Rule(timezone)]
 Currency = Annotated[str, msgspec.Meta(min_length=1, max_length=3), Rule(currency)]

@@ -10,6 +10,7 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 
 from topsmile.auth.principal import FRONT_DESK, STAFF, Principal, allow
 from topsmile.core import ranges
+from topsmile.core.openapi import problem_response
 from topsmile.core.schemas import Page, body
 from topsmile.patients import service
 from topsmile.patients.schemas import (
@@ -23,6 +24,8 @@ from topsmile.patients.tables import PatientStatus
 
 Req = Request[Principal, Any, Any]
 PATIENT = allow("patient")
+# SPEC §3: an account not (yet) attached to a patient record gets 404 on /me.
+_NO_RECORD = {404: problem_response(404)}
 
 Query = Annotated[
     str | None,
@@ -41,7 +44,13 @@ class PatientsController(Controller):
     tags = ["patients"]
 
     # `/me` is a static path and `{patient_id:uuid}` never matches "me".
-    @get("/me", operation_id="getMyPatientRecord", summary="My patient profile", guards=[PATIENT])
+    @get(
+        "/me",
+        operation_id="getMyPatientRecord",
+        summary="My patient profile",
+        guards=[PATIENT],
+        responses=_NO_RECORD,
+    )
     async def me(self, request: Req) -> PatientView:
         return patient_view(await service.own_record(request.user.actor), staff=False)
 
@@ -50,6 +59,7 @@ class PatientsController(Controller):
         operation_id="updateMyPatientRecord",
         summary="Change my patient profile",
         guards=[PATIENT],
+        responses=_NO_RECORD,
         **body(OwnProfilePatch),
     )
     async def update_me(self, request: Req, data: JSONBody[OwnProfilePatch]) -> PatientView:

@@ -6,6 +6,7 @@ import uuid
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPTED
 
@@ -44,7 +45,12 @@ class PaymentsController(Controller):
         operation_id="createPaymentIntent",
         summary="A Stripe PaymentIntent for an appointment's price (its open one again: 200)",
         guards=[PAYERS],
-        responses={422: problem_response(422), **_UNAVAILABLE},
+        responses={
+            HTTP_200_OK: ResponseSpec(IntentView, description="The appointment's open intent"),
+            404: problem_response(404),  # the appointmentId of the body
+            422: problem_response(422),
+            **_UNAVAILABLE,
+        },
         **body(CreateIntent),
     )
     async def create_intent(

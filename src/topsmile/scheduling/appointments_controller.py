@@ -46,7 +46,7 @@ class AppointmentsController(Controller):
         "/",
         operation_id="createAppointment",
         summary="Book (patients for themselves, staff for any patient)",
-        responses=_REFUSED,
+        responses={**_REFUSED, 404: problem_response(404)},  # an unknown id in the body
         **body(AppointmentCreate),
     )
     async def create(
