@@ -63,6 +63,9 @@ async def test_redis_down_is_503_naming_redis_and_recovers(
         assert body["status"] == "down"
         assert body["checks"]["redis"]["status"] == "down"
         assert body["checks"]["database"]["status"] == "ok"
+        document = (await client.get("/schema/openapi.json")).json()
+        documented = document["paths"]["/api/health"]["get"]["responses"]
+        assert documented["503"]["content"] == documented["200"]["content"]  # same body
         own_redis.start()
         body = await _health_until(client, 200)
         assert body["checks"]["redis"]["status"] == "ok"

@@ -10,6 +10,7 @@ from typing import Any, Literal
 import msgspec
 from litestar import Controller, Response, get
 from litestar.datastructures import State
+from litestar.openapi.datastructures import ResponseSpec
 
 from topsmile import __version__
 from topsmile.core import db
@@ -48,7 +49,17 @@ class HealthController(Controller):
     path = "/api/health"
     tags = ["health"]
 
-    @get("/", operation_id="health", summary="Readiness: database and Redis, with latency")
+    @get(
+        "/",
+        operation_id="health",
+        summary="Readiness: database and Redis, with latency",
+        responses={
+            503: ResponseSpec(
+                data_container=Health,
+                description='A dependency is down: `status: "down"` here and on its check',
+            )
+        },
+    )
     async def health(self, state: State) -> Response[Health]:
         database, redis = await asyncio.gather(
             _timed(lambda: db.fetch("SELECT 1")), _timed(state.redis.ping)
