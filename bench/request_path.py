@@ -54,7 +54,8 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-async def seed(app_url: str) -> str:
+async def seed(app_url: str, *, patient_id: uuid.UUID | None = None) -> str:
+    """A clinic with the receptionist the benches sign in as (and a patient, when asked)."""
     slug = f"bench-{uuid.uuid4().hex[:8]}"
     clinic_id = uuid.uuid4()
     await db.open_pool(app_url)
@@ -74,6 +75,13 @@ async def seed(app_url: str) -> str:
                 EMAIL,
                 await Hasher().hash(PASSWORD),
             )
+            if patient_id is not None:
+                await db.fetch(
+                    "INSERT INTO patient (id, clinic_id, first_name, last_name)"
+                    " VALUES ({}, {}, 'Paula', 'Patient')",
+                    patient_id,
+                    clinic_id,
+                )
     finally:
         await db.close_pool()
     return slug

@@ -26,14 +26,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-import msgspec
 import psutil
-from request_path import free_port
+from request_path import free_port, seed
 from stores import fresh_stores, server_env
 
-from topsmile.auth.passwords import Hasher
-from topsmile.clinics.schemas import ClinicSettings
-from topsmile.core import db
 from topsmile.core.embedded import EmbeddedUrls
 
 PASSWORD = "Correct-Horse-Battery-9"
@@ -52,34 +48,9 @@ class Result:
     idle_rss_mib: float
 
 
-async def seed(app_url: str) -> tuple[str, uuid.UUID]:
-    slug, clinic_id, patient_id = f"bench-{uuid.uuid4().hex[:8]}", uuid.uuid4(), uuid.uuid4()
-    await db.open_pool(app_url)
-    try:
-        async with db.tenant_transaction(clinic_id):
-            await db.fetch(
-                "INSERT INTO clinic (id, name, slug, timezone, currency, settings)"
-                " VALUES ({}, 'Bench', {}, 'America/Sao_Paulo', 'brl', {}::jsonb)",
-                clinic_id,
-                slug,
-                msgspec.json.encode(ClinicSettings()).decode(),
-            )
-            await db.fetch(
-                "INSERT INTO app_user (clinic_id, email, password_hash, first_name, last_name,"
-                " role) VALUES ({}, {}, {}, 'Ben', 'Ch', 'receptionist')",
-                clinic_id,
-                EMAIL,
-                await Hasher().hash(PASSWORD),
-            )
-            await db.fetch(
-                "INSERT INTO patient (id, clinic_id, first_name, last_name)"
-                " VALUES ({}, {}, 'Paula', 'Patient')",
-                patient_id,
-                clinic_id,
-            )
-    finally:
-        await db.close_pool()
-    return slug, patient_id
+async def seed_with_patient(app_url: str) -> tuple[str, uuid.UUID]:
+    patient_id = uuid.uuid4()
+    return await seed(app_url, patient_id=patient_id), patient_id
 
 
 def rss_mib(process: psutil.Process) -> float:
@@ -128,7 +99,7 @@ async def run_clients(
 
 
 async def measure(args: argparse.Namespace, urls: EmbeddedUrls, storage: Path) -> list[Result]:
-    slug, patient_id = await seed(urls.database_url)
+    slug, patient_id = await seed_with_patient(urls.database_url)
     port = free_port()
     env = server_env(
         urls, TOPSMILE_RATE_API_PER_USER="100000000/1m", TOPSMILE_STORAGE_DIR=str(storage)
