@@ -41,7 +41,7 @@ class RelayConfig(msgspec.Struct, frozen=True, kw_only=True):
     base_delay_seconds: float = 2.0
     max_delay_seconds: float = 3600.0
     # One send (SMTP and Twilio time out at 15 s). A timed-out email/SMS handler still waits
-    # for a send already handed over (notifications/handlers.py `_to_the_end`), so the lease
+    # for a send already handed over (notifications/handlers.py `_send_to_the_end`), so the lease
     # must also cover that: 60 + 15 < 180.
     handler_timeout_seconds: float = 60.0
     lease_seconds: float = 180.0

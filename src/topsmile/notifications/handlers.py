@@ -103,14 +103,37 @@ def account_link(settings: Settings, event: Event, payload: AccountToken) -> Acc
     return AccountLink(recipient=payload.recipient, clinic_name=payload.clinic_name, link=link)
 
 
-async def _to_the_end(send: Coroutine[Any, Any, None]) -> None:
+async def _send_to_the_end(
+    event: Event,
+    payload: Payload,
+    *,
+    channel: log.Channel,
+    template: str,
+    recipient: str,
+    attempts: int,
+    send: Coroutine[Any, Any, str],
+) -> None:
     """Send and record "sent", even when the relay's handler timeout cancels the handler
     meanwhile. A send cannot be taken back once the provider may have it (Twilio's client runs
     in a thread no cancellation stops), and a delivery let go without its `sent` row would be
     sent again by the retry. So a cancelled handler waits for the send and its record (bounded
     by the transports' own 15 s timeouts, well inside the relay's lease) and only then lets
     the cancellation through; the retry then finds the row and only marks the delivery done."""
-    task = asyncio.ensure_future(send)
+
+    async def send_and_record() -> None:
+        provider_id = await send
+        await _log(
+            event,
+            payload,
+            channel=channel,
+            template=template,
+            recipient=recipient,
+            status="sent",
+            attempts=attempts,
+            provider_message_id=provider_id,
+        )
+
+    task = asyncio.ensure_future(send_and_record())
     try:
         await asyncio.shield(task)
     except asyncio.CancelledError:
@@ -163,21 +186,15 @@ class Notifier:
         message = EmailMessage(
             to=to, subject=subject, text=text, html=html, headers=headers, attachments=attachments
         )
-
-        async def send() -> None:
-            message_id = await self._email.send(message)
-            await _log(
-                event,
-                payload,
-                channel="email",
-                template=template,
-                recipient=to,
-                status="sent",
-                attempts=attempt,
-                provider_message_id=message_id,
-            )
-
-        await _to_the_end(send())
+        await _send_to_the_end(
+            event,
+            payload,
+            channel="email",
+            template=template,
+            recipient=to,
+            attempts=attempt,
+            send=self._email.send(message),
+        )
 
     async def email_failed(
         self, event: Event, exc: BaseException, attempt: int, dead: bool
@@ -203,22 +220,15 @@ class Notifier:
                 error=reason,
             )
             return
-        text = SmsMessage(to=to, body=render_sms(template, payload))
-
-        async def send() -> None:
-            sid = await self._sms.send(text)
-            await _log(
-                event,
-                payload,
-                channel="sms",
-                template=template,
-                recipient=to,
-                status="sent",
-                attempts=attempt,
-                provider_message_id=sid,
-            )
-
-        await _to_the_end(send())
+        await _send_to_the_end(
+            event,
+            payload,
+            channel="sms",
+            template=template,
+            recipient=to,
+            attempts=attempt,
+            send=self._sms.send(SmsMessage(to=to, body=render_sms(template, payload))),
+        )
 
     async def sms_failed(self, event: Event, exc: BaseException, attempt: int, dead: bool) -> None:
         await self._failed(event, "sms", SMS_TEMPLATES[event.name], exc, attempt, dead)
