@@ -18,11 +18,10 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl
 
-from tests.support.loopback import Loopback
+from tests.support.loopback import LoopbackServer
 
 _INTENT = re.compile(r"^/v1/payment_intents/(?P<id>pi_[A-Za-z0-9]+)$")
 
@@ -195,13 +194,12 @@ class _Server(ThreadingHTTPServer):
     state: _State
 
 
-class LocalStripe:
+class LocalStripe(LoopbackServer):
     """`with LocalStripe(api_key) as stripe:` serves on `stripe.base_url` (no `/v1`)."""
 
     def __init__(self, api_key: str) -> None:
         self._state = _State(api_key=api_key)
-        self._loopback: Loopback | None = None
-        self.base_url = ""
+        super().__init__()
 
     @property
     def intents(self) -> list[dict[str, Any]]:
@@ -227,18 +225,7 @@ class LocalStripe:
         with self._state.lock:
             self._state.delay_seconds = seconds
 
-    def __enter__(self) -> LocalStripe:
+    def _server(self) -> _Server:
         server = _Server(("127.0.0.1", 0), _Handler)
         server.state = self._state
-        self._loopback = Loopback(server).start()
-        self.base_url = self._loopback.base_url
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        if self._loopback is not None:
-            self._loopback.stop()
+        return server

@@ -18,11 +18,10 @@ from datetime import UTC, datetime
 from email.utils import format_datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs
 
-from tests.support.loopback import Loopback
+from tests.support.loopback import LoopbackServer
 
 _MESSAGES_PATH = re.compile(r"^/2010-04-01/Accounts/(?P<account>[^/]+)/Messages\.json$")
 _ERRORS = {
@@ -166,13 +165,12 @@ class _Server(ThreadingHTTPServer):
     state: _State
 
 
-class LocalTwilio:
+class LocalTwilio(LoopbackServer):
     """`with LocalTwilio(sid, token) as twilio:` serves on `twilio.base_url`."""
 
     def __init__(self, account_sid: str, auth_token: str) -> None:
         self._state = _State(account_sid=account_sid, auth_token=auth_token)
-        self._loopback: Loopback | None = None
-        self.base_url = ""
+        super().__init__()
 
     @property
     def received(self) -> list[ReceivedSms]:
@@ -194,18 +192,7 @@ class LocalTwilio:
         with self._state.lock:
             self._state.delay_seconds = seconds
 
-    def __enter__(self) -> LocalTwilio:
+    def _server(self) -> _Server:
         server = _Server(("127.0.0.1", 0), _Handler)
         server.state = self._state
-        self._loopback = Loopback(server).start()
-        self.base_url = self._loopback.base_url
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self._loopback is not None:
-            self._loopback.stop()
+        return server
