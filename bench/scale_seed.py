@@ -32,7 +32,6 @@ import random
 import time
 import unicodedata
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -200,9 +199,9 @@ def _patients(clinic: ScaleClinic, count: int, now: datetime) -> list[tuple[obje
 
 
 async def _copy(
-    connection: asyncpg.Connection, table: str, columns: Sequence[str], records: list[Any]
+    connection: asyncpg.Connection, table: str, columns: str, records: list[Any]
 ) -> None:
-    await connection.copy_records_to_table(table, records=records, columns=list(columns))
+    await connection.copy_records_to_table(table, records=records, columns=columns.split())
 
 
 async def _seed_clinic(
@@ -219,13 +218,13 @@ async def _seed_clinic(
     await _copy(
         connection,
         "clinic",
-        ("id", "name", "slug", "timezone", "currency", "settings"),
+        "id name slug timezone currency settings",
         [(clinic.id, f"Clinic {number}", clinic.slug, ZONE.key, "brl", settings)],
     )
     await _copy(
         connection,
         "app_user",
-        ("clinic_id", "email", "password_hash", "first_name", "last_name", "role"),
+        "clinic_id email password_hash first_name last_name role",
         [(clinic.id, EMAIL, password_hash, "Ben", "Ch", "receptionist")],
     )
     services = []
@@ -235,28 +234,27 @@ async def _seed_clinic(
     await _copy(
         connection,
         "clinic_service",
-        ("id", "clinic_id", "name", "duration_minutes", "price_amount")
-        + ("buffer_before_minutes", "buffer_after_minutes"),
+        "id clinic_id name duration_minutes price_amount"
+        " buffer_before_minutes buffer_after_minutes",
         services,
     )
     clinic.providers = [uuid.uuid4() for _ in range(scale.providers)]
     await _copy(
         connection,
         "provider",
-        ("id", "clinic_id", "first_name", "last_name", "buffer_before_minutes")
-        + ("buffer_after_minutes",),
+        "id clinic_id first_name last_name buffer_before_minutes buffer_after_minutes",
         [(p, clinic.id, "Dr", f"No{n:02d}", 0, 5) for n, p in enumerate(clinic.providers)],
     )
     await _copy(
         connection,
         "provider_service",
-        ("clinic_id", "provider_id", "service_id"),
+        "clinic_id provider_id service_id",
         [(clinic.id, p, s) for p in clinic.providers for s in clinic.services],
     )
     await _copy(
         connection,
         "working_hours",
-        ("clinic_id", "provider_id", "weekday", "start_minute", "end_minute"),
+        "clinic_id provider_id weekday start_minute end_minute",
         [
             (clinic.id, p, weekday, start, end)
             for p in clinic.providers
@@ -267,18 +265,17 @@ async def _seed_clinic(
     await _copy(
         connection,
         "patient",
-        ("id", "clinic_id", "first_name", "last_name", "email", "phone", "date_of_birth")
-        + ("sms_opt_in", "status", "created_at", "updated_at"),
+        "id clinic_id first_name last_name email phone date_of_birth sms_opt_in status"
+        " created_at updated_at",
         _patients(clinic, scale.patients, now),
     )
     per_provider = scale.appointments // scale.providers
     await _copy(
         connection,
         "appointment",
-        ("id", "clinic_id", "patient_id", "provider_id", "service_id", "starts_at", "ends_at")
-        + ("occupied_start", "occupied_end", "status", "price_amount", "currency")
-        + ("payment_status", "cancellation_reason", "cancelled_at", "late_cancellation")
-        + ("created_at", "updated_at"),
+        "id clinic_id patient_id provider_id service_id starts_at ends_at occupied_start"
+        " occupied_end status price_amount currency payment_status cancellation_reason"
+        " cancelled_at late_cancellation created_at updated_at",
         _appointments(rng, clinic, cells, per_provider, now),
     )
     return clinic
