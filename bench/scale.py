@@ -47,6 +47,7 @@ from topsmile.config import load_settings
 from topsmile.core import db
 from topsmile.core.embedded import EmbeddedUrls
 
+AGAIN = "availability, small clinic, among 1M rows"
 Timings = dict[str, tuple[float, float, float]]  # name -> p50, p95, p99 ms
 Statements = dict[str, list[tuple[str, tuple[Any, ...]]]]
 
@@ -186,12 +187,17 @@ async def main() -> None:
             (f"patient search, phone fragment `{phone}`", f"/api/patients?q={phone}"),
         ]
         table_header()
-        again, _ = await timed(urls, small_slug, [(near_name, small_path)], args.requests)
-        measured, statements = await timed(urls, busy.slug, requests, args.requests)
+        # The small clinic's request again, now among 1M rows, with the busy clinic's in one
+        # app and moment: the public route takes no session, so the busy clinic's sign-in
+        # does not change it.
+        measured, statements = await timed(
+            urls, busy.slug, [(AGAIN, small_path), *requests], args.requests
+        )
+        statements.pop(AGAIN)
         print(f"load average after timing: {os.getloadavg()}")
         print("\n### Plans (EXPLAIN (ANALYZE, BUFFERS), application role, busy clinic)")
         await explain(urls.database_url, str(busy.id), statements)
-    summary(near[near_name][0], again[near_name][0], measured, requests)
+    summary(near[near_name][0], measured, requests)
 
 
 async def patient_phone(app_url: str, clinic_id: uuid.UUID) -> str:
@@ -208,7 +214,8 @@ async def patient_phone(app_url: str, clinic_id: uuid.UUID) -> str:
     return f"{phone[:3]} {phone[3:5]} {phone[5:]}"
 
 
-def summary(near: float, again: float, measured: Timings, requests: list[tuple[str, str]]) -> None:
+def summary(near: float, measured: Timings, requests: list[tuple[str, str]]) -> None:
+    again = measured[AGAIN][0]
     names = [name for name, _ in requests]
     limits = [(near * 1.5, "≤ 1.5 x near-empty"), (10.0, "≤ 10 ms"), (100.0, "≤ 100 ms")]
     limits += [(20.0, "≤ 20 ms"), (20.0, "≤ 20 ms")]
