@@ -32,6 +32,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, timedelta
 from typing import Any
+from urllib.parse import quote
 
 import asyncpg
 import httpx
@@ -184,7 +185,7 @@ async def main() -> None:
             ),
             ("stats, last whole month", f"/api/scheduling/stats?{month}"),
             ("patient search, name prefix `mar`", "/api/patients?q=mar"),
-            (f"patient search, phone fragment `{phone}`", f"/api/patients?q={phone}"),
+            (f"patient search, phone fragment `{phone}`", f"/api/patients?q={quote(phone)}"),
         ]
         table_header()
         # The small clinic's request again, now among 1M rows, with the busy clinic's in one
