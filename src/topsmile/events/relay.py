@@ -59,7 +59,11 @@ class RelayConfig(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def relay_config(settings: Settings) -> RelayConfig:
-    return RelayConfig(retention_days=settings.outbox_retention_days)
+    return RelayConfig(
+        retention_days=settings.outbox_retention_days,
+        lease_seconds=settings.relay_lease_seconds,
+        handler_timeout_seconds=settings.relay_handler_timeout_seconds,
+    )
 
 
 @dataclass(frozen=True)
