@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import shutil
 import subprocess
@@ -40,15 +41,14 @@ APPOINTMENTS = "/api/scheduling/appointments"
 
 @contextlib.contextmanager
 def own_stores() -> Iterator[tuple[EmbeddedStores, EmbeddedUrls]]:
-    """Migrated stores in a temp dir of their own, stopped and removed after."""
+    """Stores in a temp dir of their own (not migrated yet: `create_clinic` does it), stopped
+    and removed after."""
     warnings.filterwarnings("ignore", module="platformdirs")
     directory = Path(tempfile.mkdtemp(prefix="topsmile-faults-"))
     directory.chmod(0o755)  # PostgreSQL runs as its own user
     stores = EmbeddedStores(directory)
     try:
-        urls = stores.start("faults")
-        topsmile(store_env(urls, directory), "migrate")
-        yield stores, urls
+        yield stores, stores.start("faults")
     finally:
         stores.release()
         shutil.rmtree(directory, ignore_errors=True)
@@ -74,9 +74,20 @@ def store_env(urls: EmbeddedUrls, directory: Path, **extra: str) -> dict[str, st
     }
 
 
-def topsmile(env: dict[str, str], *args: str) -> str:
+_RUN_EACH = """
+import json, sys
+from topsmile.cli import main
+for command in sys.argv[1:]:
+    if code := main(json.loads(command)):
+        sys.exit(code)
+"""
+
+
+def topsmile(env: dict[str, str], *commands: list[str]) -> str:
+    """Run `topsmile` CLI commands in one child process (one interpreter start, not one per
+    command: the fault tests keep to their time budget on a busy machine)."""
     done = subprocess.run(
-        [sys.executable, "-m", "topsmile", *args],
+        [sys.executable, "-c", _RUN_EACH, *(json.dumps(command) for command in commands)],
         env=env,
         capture_output=True,
         text=True,
@@ -98,24 +109,28 @@ class Clinic:
 
 
 def create_clinic(env: dict[str, str]) -> Clinic:
+    """Migrate the stores and create a clinic with its admin, through the CLI."""
     slug = f"f-{uuid.uuid4().hex[:10]}"
     email = f"admin@{slug}.example.com"
     out = topsmile(
         env,
-        "clinic",
-        "create",
-        "--name",
-        "Faults",
-        "--slug",
-        slug,
-        "--timezone",
-        "America/Sao_Paulo",
-        "--currency",
-        "brl",
-        "--admin-email",
-        email,
-        "--admin-password",
-        PASSWORD,
+        ["migrate"],
+        [
+            "clinic",
+            "create",
+            "--name",
+            "Faults",
+            "--slug",
+            slug,
+            "--timezone",
+            "America/Sao_Paulo",
+            "--currency",
+            "brl",
+            "--admin-email",
+            email,
+            "--admin-password",
+            PASSWORD,
+        ],
     )
     clinic_id = out.split("clinic created: id=", 1)[1].split()[0]
     return Clinic(uuid.UUID(clinic_id), slug, email)
