@@ -50,6 +50,9 @@ def own_stores() -> Iterator[tuple[EmbeddedStores, EmbeddedUrls]]:
     try:
         yield stores, stores.start("faults")
     finally:
+        # The data is thrown away: no shutdown checkpoint to wait for.
+        with contextlib.suppress(subprocess.CalledProcessError):
+            stores.postgres.stop_server("immediate")
         stores.release()
         shutil.rmtree(directory, ignore_errors=True)
 
@@ -263,14 +266,43 @@ def assert_clean(outcomes: list[Outcome]) -> None:
             assert o.status in (200, 201), o
 
 
-async def booked_ids(urls: EmbeddedUrls, clinic: Clinic) -> set[str]:
-    """Every appointment of the clinic, read on a connection of our own (as the app does:
-    the application role, inside the clinic's tenant setting)."""
+async def read(urls: EmbeddedUrls, clinic: Clinic, sql: str) -> list[asyncpg.Record]:
+    """Rows of the clinic, read on a connection of our own (as the app does: the application
+    role, inside the clinic's tenant setting)."""
     conn = await asyncpg.connect(urls.database_url)
     try:
         async with conn.transaction():
             await conn.execute("SELECT set_config('app.clinic_id', $1, true)", str(clinic.id))
-            rows = await conn.fetch("SELECT id FROM appointment")
+            return await conn.fetch(sql)
     finally:
         await conn.close()
-    return {str(row["id"]) for row in rows}
+
+
+async def booked_ids(urls: EmbeddedUrls, clinic: Clinic) -> set[str]:
+    return {str(row["id"]) for row in await read(urls, clinic, "SELECT id FROM appointment")}
+
+
+async def confirmations(urls: EmbeddedUrls, clinic: Clinic) -> dict[str, tuple[str, int]]:
+    """Booked appointment id -> (status, attempts) of its confirmation email's delivery."""
+    rows = await read(
+        urls,
+        clinic,
+        "SELECT o.entity_id, d.status, d.attempts FROM event_delivery d"
+        " JOIN event_outbox o ON o.id = d.event_id"
+        " WHERE o.name = 'appointment.created' AND d.handler = 'email'",
+    )
+    return {str(r["entity_id"]): (str(r["status"]), int(r["attempts"])) for r in rows}
+
+
+async def undelivered(
+    urls: EmbeddedUrls, clinic: Clinic, booked: set[str], seconds: float
+) -> tuple[list[str], dict[str, tuple[str, int]]]:
+    """Waits up to `seconds` for every booking's confirmation to be delivered; returns the
+    ones still not delivered, and every confirmation's (status, attempts)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        found = await confirmations(urls, clinic)
+        pending = [a for a in booked if found.get(a, ("",))[0] != "delivered"]
+        if not pending or time.monotonic() > deadline:
+            return pending, found
+        await asyncio.sleep(0.5)

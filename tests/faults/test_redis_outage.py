@@ -56,7 +56,7 @@ async def test_redis_stopped_under_load(tmp_path: Path) -> None:
 
             load = Load(base_url, clinic)
             await load.start()
-            await asyncio.sleep(3)
+            await asyncio.sleep(2)
 
             stopped = time.monotonic()
             await asyncio.to_thread(stores.redis.stop)
@@ -64,7 +64,7 @@ async def test_redis_stopped_under_load(tmp_path: Path) -> None:
             await asyncio.sleep(1)
             down = await _health(base_url)
             revoked_during = await _me_with(base_url, revoked)
-            await asyncio.sleep(2)
+            await asyncio.sleep(1)
             restarting = time.monotonic()
             await asyncio.to_thread(stores.redis.start)
             back = time.monotonic()
@@ -73,7 +73,7 @@ async def test_redis_stopped_under_load(tmp_path: Path) -> None:
                 await asyncio.sleep(0.1)
             recovery = time.monotonic() - back
             revoked_after = await _me_with(base_url, revoked)
-            await asyncio.sleep(3)
+            await asyncio.sleep(2)
             outcomes = await load.stop()
 
         assert down.status_code == 503, down.text

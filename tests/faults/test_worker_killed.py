@@ -14,11 +14,9 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import asyncpg
 import psutil  # type: ignore[import-untyped]
 
 from tests.faults.harness import (
-    Clinic,
     Load,
     Outcome,
     between,
@@ -27,10 +25,10 @@ from tests.faults.harness import (
     open_clinic,
     own_stores,
     store_env,
+    undelivered,
 )
 from tests.support.serve import serving_process
 from tests.support.smtp import LocalSmtp, ReceivedMail
-from topsmile.core.embedded import EmbeddedUrls
 
 LEASE_SECONDS = 17  # the shortest the settings allow with a 1 s handler timeout
 UID = re.compile(r"UID:([0-9a-f-]{36})@topsmile")
@@ -51,22 +49,6 @@ def _confirmed_appointment(mail: ReceivedMail) -> str | None:
             found = UID.search(str(part.get_content()))
             return found.group(1) if found else None
     return None
-
-
-async def _confirmations(urls: EmbeddedUrls, clinic: Clinic) -> dict[str, tuple[str, int]]:
-    """appointment id -> (status, attempts) of its confirmation email's delivery."""
-    conn = await asyncpg.connect(urls.database_url)
-    try:
-        async with conn.transaction():
-            await conn.execute("SELECT set_config('app.clinic_id', $1, true)", str(clinic.id))
-            rows = await conn.fetch(
-                "SELECT o.entity_id, d.status, d.attempts FROM event_delivery d"
-                " JOIN event_outbox o ON o.id = d.event_id"
-                " WHERE o.name = 'appointment.created' AND d.handler = 'email'"
-            )
-    finally:
-        await conn.close()
-    return {str(r["entity_id"]): (str(r["status"]), int(r["attempts"])) for r in rows}
 
 
 def _only_cut_requests(outcomes: list[Outcome], killed_at: float) -> None:
@@ -108,13 +90,7 @@ async def test_worker_killed_under_load(tmp_path: Path) -> None:
                 outcomes = await load.stop()
 
                 created = {o.appointment_id for o in outcomes if o.status == 201}
-                deadline = time.monotonic() + LEASE_SECONDS + 20
-                while True:
-                    deliveries = await _confirmations(urls, clinic)
-                    pending = [a for a in created if deliveries.get(a, ("",))[0] != "delivered"]
-                    if not pending or time.monotonic() > deadline:
-                        break
-                    await asyncio.sleep(0.5)
+                pending, deliveries = await undelivered(urls, clinic, created, LEASE_SECONDS + 20)
 
         _only_cut_requests(outcomes, killed_at)
         assert any(o.kind == "booking" and ok(o) for o in between(outcomes, 0, killed_at))

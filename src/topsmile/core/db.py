@@ -91,6 +91,10 @@ async def fetch(sql: str, *args: Any) -> list[dict[str, Any]]:
         pooled = await _acquire()
         try:
             return await _run(pooled, query, args)
+        except Exception as exc:
+            if not is_unavailable(exc) and _lost(pooled):
+                raise DatabaseUnavailable("the connection to PostgreSQL was lost") from exc
+            raise
         finally:
             await DB.pool.release(pooled)
     connection = await DB.get_new_connection()  # migrations and tools run before any pool
@@ -124,6 +128,17 @@ _SERVER_GONE = (
 def is_unavailable(exc: BaseException) -> bool:
     """Whether `exc` says the database is down or going away (answered 503, core/errors.py)."""
     return isinstance(exc, _SERVER_GONE)
+
+
+def _lost(connection: Any) -> bool:
+    """Whether the server dropped this connection: asyncpg closes it (and a pool takes its
+    proxy back). A failure on a lost connection is an outage whatever it says: an error the
+    server sent while the connection sat idle surfaces on its next use as a protocol
+    `InternalClientError`, or as "connection is closed"."""
+    try:
+        return bool(connection.is_closed())
+    except asyncpg.InterfaceError:  # the proxy, already given back to the pool
+        return True
 
 
 async def _acquire() -> Any:
@@ -174,10 +189,13 @@ class _TenantTransaction(PostgresTransaction):
         try:
             if exc_type is None:
                 await self.connection.execute("COMMIT")
-            elif not is_unavailable(exc):
+            elif _lost(self.connection):
+                # Nothing to roll back (the server did); a ROLLBACK would only replace `exc`
+                # with "connection is closed".
+                if not is_unavailable(exc):
+                    raise DatabaseUnavailable("the connection to PostgreSQL was lost") from exc
+            else:
                 await self.connection.execute("ROLLBACK")
-            # else: the connection died with the server (asyncpg has already closed it and
-            # taken it back); a ROLLBACK on it would replace `exc` with "connection closed".
         finally:
             DB.current_transaction.reset(self.context)
             await self._give_back()

@@ -238,13 +238,14 @@ class EmbeddedPostgres:
         if "(1 row)" not in exists:
             psql(f'CREATE DATABASE "{database}" OWNER {OWNER_ROLE};')
 
-    def stop_server(self) -> None:
-        """Stop the running server at once (`pg_ctl stop -m fast`: open sessions are cut),
-        keeping its data directory; `restart_server` brings it back (fault tests)."""
+    def stop_server(self, mode: str = "fast") -> None:
+        """Stop the running server at once (`pg_ctl stop -m fast`: open sessions are cut;
+        `immediate`: no shutdown checkpoint either), keeping its data directory;
+        `restart_server` brings it back (fault tests)."""
         from pgserver._commands import pg_ctl  # type: ignore[attr-defined]
 
         server = self._started()
-        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.directory, user=server.system_user)
+        pg_ctl(["-w", "-m", mode, "stop"], pgdata=self.directory, user=server.system_user)
 
     def restart_server(self) -> None:
         """Start the server stopped by `stop_server` again, on the same socket directory."""
