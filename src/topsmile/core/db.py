@@ -92,8 +92,7 @@ async def fetch(sql: str, *args: Any) -> list[dict[str, Any]]:
         try:
             return await _run(pooled, query, args)
         except Exception as exc:
-            if not is_unavailable(exc) and _lost(pooled):
-                raise DatabaseUnavailable("the connection to PostgreSQL was lost") from exc
+            _raise_if_lost(exc, pooled)
             raise
         finally:
             await DB.pool.release(pooled)
@@ -141,6 +140,13 @@ def _lost(connection: Any) -> bool:
         return True
 
 
+def _raise_if_lost(exc: Exception, connection: Any) -> None:
+    """Raise `DatabaseUnavailable` from `exc` when it happened on a connection the server
+    dropped (check before the connection goes back to the pool)."""
+    if not is_unavailable(exc) and _lost(connection):
+        raise DatabaseUnavailable("the connection to PostgreSQL was lost") from exc
+
+
 async def _acquire() -> Any:
     """A pooled connection; a server that cannot be reached is `DatabaseUnavailable` (a bare
     OSError or TimeoutError from the connect would read as a bug in the request)."""
@@ -179,6 +185,12 @@ class _TenantTransaction(PostgresTransaction):
             await self.connection.execute(
                 f"BEGIN; SELECT set_config('app.clinic_id', '{tenant}', true){plans}"
             )
+        except Exception as exc:
+            try:
+                _raise_if_lost(exc, self.connection)
+            finally:
+                await self._give_back()
+            raise
         except BaseException:
             await self._give_back()
             raise
@@ -188,12 +200,16 @@ class _TenantTransaction(PostgresTransaction):
     async def __aexit__(self, exc_type: Any, exc: Any, traceback: Any) -> bool:
         try:
             if exc_type is None:
-                await self.connection.execute("COMMIT")
+                try:
+                    await self.connection.execute("COMMIT")
+                except Exception as commit_exc:
+                    _raise_if_lost(commit_exc, self.connection)
+                    raise
             elif _lost(self.connection):
                 # Nothing to roll back (the server did); a ROLLBACK would only replace `exc`
                 # with "connection is closed".
-                if not is_unavailable(exc):
-                    raise DatabaseUnavailable("the connection to PostgreSQL was lost") from exc
+                if isinstance(exc, Exception):
+                    _raise_if_lost(exc, self.connection)
             else:
                 await self.connection.execute("ROLLBACK")
         finally:
