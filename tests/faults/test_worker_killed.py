@@ -83,10 +83,10 @@ async def test_worker_killed_under_load(tmp_path: Path) -> None:
                 await open_clinic(base_url, clinic)
                 load = Load(base_url, clinic)
                 await load.start()
-                await asyncio.sleep(3)
+                await asyncio.sleep(2)
                 killed_at = time.monotonic()
                 os.kill(workers[0].pid, signal.SIGKILL)
-                await asyncio.sleep(4)
+                await asyncio.sleep(3)
                 outcomes = await load.stop()
 
                 created = {o.appointment_id for o in outcomes if o.status == 201}
