@@ -76,6 +76,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     rate_api_per_user: Rate = Rate(600, 60)
     rate_public_per_ip: Rate = Rate(120, 60)
     outbox_retention_days: int = 30
+    # The relay's lease on a claimed delivery, and the longest one handler may run: a lease
+    # must outlast a handler plus the 15 s send it may still wait for (events/relay.py).
+    relay_lease_seconds: int = 180
+    relay_handler_timeout_seconds: int = 60
 
     @property
     def is_production(self) -> bool:
@@ -205,6 +209,8 @@ def load_settings(
         ("TOPSMILE_LOGIN_MAX_FAILURES", "login_max_failures"),
         ("TOPSMILE_LOGIN_LOCK_MINUTES", "login_lock_minutes"),
         ("TOPSMILE_OUTBOX_RETENTION_DAYS", "outbox_retention_days"),
+        ("TOPSMILE_RELAY_LEASE_SECONDS", "relay_lease_seconds"),
+        ("TOPSMILE_RELAY_HANDLER_TIMEOUT_SECONDS", "relay_handler_timeout_seconds"),
     ):
         if source.get(var, "").strip():
             values[field] = _int(var, source[var])
@@ -221,6 +227,12 @@ def load_settings(
     settings = msgspec.convert(values, Settings)
     if settings.outbox_retention_days < 1:
         raise ConfigError("TOPSMILE_OUTBOX_RETENTION_DAYS must be at least 1")
+    if settings.relay_handler_timeout_seconds < 1:
+        raise ConfigError("TOPSMILE_RELAY_HANDLER_TIMEOUT_SECONDS must be at least 1")
+    if settings.relay_lease_seconds <= settings.relay_handler_timeout_seconds + 15:
+        raise ConfigError(
+            "TOPSMILE_RELAY_LEASE_SECONDS must exceed TOPSMILE_RELAY_HANDLER_TIMEOUT_SECONDS + 15"
+        )
     validate(settings)
     return settings
 

@@ -57,6 +57,16 @@ async def _wait_healthy(base_url: str, proc: asyncio.subprocess.Process, log: Pa
 async def serving(env: dict[str, str], log: Path) -> AsyncIterator[str]:
     """`async with serving(env, log) as base_url:` one `topsmile serve` process (its own
     relay included), its output in `log` (a pipe nobody reads could block it)."""
+    async with serving_process(env, log) as (base_url, _):
+        yield base_url
+
+
+@asynccontextmanager
+async def serving_process(
+    env: dict[str, str], log: Path, *args: str
+) -> AsyncIterator[tuple[str, asyncio.subprocess.Process]]:
+    """As `serving`, with extra `serve` arguments (e.g. `--workers 2`), yielding the process
+    too (its uvicorn workers are its children)."""
     port = free_port()
     with log.open("wb") as out:
         proc = await asyncio.create_subprocess_exec(
@@ -66,6 +76,7 @@ async def serving(env: dict[str, str], log: Path) -> AsyncIterator[str]:
             "serve",
             "--port",
             str(port),
+            *args,
             env=env,
             stdout=out,
             stderr=out,
@@ -73,7 +84,7 @@ async def serving(env: dict[str, str], log: Path) -> AsyncIterator[str]:
     try:
         base_url = f"http://127.0.0.1:{port}"
         await _wait_healthy(base_url, proc, log)
-        yield base_url
+        yield base_url, proc
     finally:
         if proc.returncode is None:
             proc.send_signal(signal.SIGTERM)

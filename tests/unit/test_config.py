@@ -41,6 +41,10 @@ def test_rates_and_lists_parse() -> None:
         {"EMAIL_BACKEND": "pigeon"},
         {"SMTP_PORT": "twenty-five"},
         {"TOPSMILE_ALLOW_SIGNUP": "maybe"},
+        {"TOPSMILE_RELAY_LEASE_SECONDS": "soon"},
+        {"TOPSMILE_RELAY_HANDLER_TIMEOUT_SECONDS": "0", "TOPSMILE_RELAY_LEASE_SECONDS": "30"},
+        {"TOPSMILE_RELAY_LEASE_SECONDS": "75"},  # not more than the default 60 s + 15 s
+        {"TOPSMILE_RELAY_LEASE_SECONDS": "20", "TOPSMILE_RELAY_HANDLER_TIMEOUT_SECONDS": "5"},
     ],
 )
 def test_bad_values_are_refused(environ: dict[str, str]) -> None:
@@ -116,3 +120,18 @@ def test_files_are_stored_beside_the_data_dir_unless_told_otherwise() -> None:
     assert moved.storage_dir == "/srv/ts/uploads"
     both = {"TOPSMILE_DATA_DIR": "/srv/ts", "TOPSMILE_STORAGE_DIR": "/mnt/files"}
     assert load_settings(environ=both, dotenv=None).storage_dir == "/mnt/files"
+
+
+def test_relay_lease_and_handler_timeout_are_settable() -> None:
+    from topsmile.events.relay import RelayConfig, relay_config
+
+    assert relay_config(load_settings(environ={}, dotenv=None)) == RelayConfig()
+    short = load_settings(
+        environ={
+            "TOPSMILE_RELAY_LEASE_SECONDS": "21",
+            "TOPSMILE_RELAY_HANDLER_TIMEOUT_SECONDS": "5",
+        },
+        dotenv=None,
+    )
+    config = relay_config(short)
+    assert (config.lease_seconds, config.handler_timeout_seconds) == (21, 5)

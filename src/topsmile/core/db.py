@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from typing import Any, TypeVar
 
+import asyncpg
 from piccolo.engine.postgres import PostgresEngine, PostgresTransaction
 
 os.environ.setdefault("PICCOLO_CONF", "topsmile.piccolo_conf")
@@ -87,8 +88,14 @@ async def fetch(sql: str, *args: Any) -> list[dict[str, Any]]:
     if transaction is not None:
         return await _run(transaction.connection, query, args)
     if DB.pool is not None:
-        async with DB.pool.acquire() as pooled:
+        pooled = await _acquire()
+        try:
             return await _run(pooled, query, args)
+        except Exception as exc:
+            _raise_if_lost(exc, pooled)
+            raise
+        finally:
+            await DB.pool.release(pooled)
     connection = await DB.get_new_connection()  # migrations and tools run before any pool
     try:
         return await _run(connection, query, args)
@@ -100,6 +107,54 @@ async def _run(connection: Any, query: str, args: tuple[Any, ...]) -> list[dict[
     # asyncpg Records: read-only mappings, what Piccolo's `run_querystring` returned too.
     rows: list[dict[str, Any]] = await connection.fetch(query, *args)
     return rows
+
+
+class DatabaseUnavailable(Exception):
+    """PostgreSQL could not be reached (refused, no socket, timed out): a 503, not a 500."""
+
+
+# What a server that is stopping, restarting or gone raises on a connection in use (or being
+# opened): the request is not at fault, and a retry shortly after may well succeed.
+_SERVER_GONE = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.CrashShutdownError,
+    asyncpg.exceptions.CannotConnectNowError,
+    DatabaseUnavailable,
+)
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """Whether `exc` says the database is down or going away (answered 503, core/errors.py)."""
+    return isinstance(exc, _SERVER_GONE)
+
+
+def _lost(connection: Any) -> bool:
+    """Whether the server dropped this connection: asyncpg closes it (and a pool takes its
+    proxy back). A failure on a lost connection is an outage whatever it says: an error the
+    server sent while the connection sat idle surfaces on its next use as a protocol
+    `InternalClientError`, or as "connection is closed"."""
+    try:
+        return bool(connection.is_closed())
+    except asyncpg.InterfaceError:  # the proxy, already given back to the pool
+        return True
+
+
+def _raise_if_lost(exc: Exception, connection: Any) -> None:
+    """Raise `DatabaseUnavailable` from `exc` when it happened on a connection the server
+    dropped (check before the connection goes back to the pool)."""
+    if not is_unavailable(exc) and _lost(connection):
+        raise DatabaseUnavailable("the connection to PostgreSQL was lost") from exc
+
+
+async def _acquire() -> Any:
+    """A pooled connection; a server that cannot be reached is `DatabaseUnavailable` (a bare
+    OSError or TimeoutError from the connect would read as a bug in the request)."""
+    assert DB.pool is not None
+    try:
+        return await DB.pool.acquire()
+    except (OSError, TimeoutError) as exc:
+        raise DatabaseUnavailable(f"cannot reach PostgreSQL: {exc!r}") from exc
 
 
 class _TenantTransaction(PostgresTransaction):
@@ -121,12 +176,21 @@ class _TenantTransaction(PostgresTransaction):
         if self.clinic_id is not None and not isinstance(self.clinic_id, uuid.UUID):
             raise TypeError("clinic_id must be a uuid.UUID")
         tenant = str(self.clinic_id) if self.clinic_id is not None else ""
-        self.connection = await self.get_connection()  # type: ignore[no-untyped-call]
+        if DB.pool is not None:
+            self.connection = await _acquire()
+        else:
+            self.connection = await self.get_connection()  # type: ignore[no-untyped-call]
         try:
             plans = "; SET LOCAL plan_cache_mode = force_generic_plan" if self.generic_plans else ""
             await self.connection.execute(
                 f"BEGIN; SELECT set_config('app.clinic_id', '{tenant}', true){plans}"
             )
+        except Exception as exc:
+            try:
+                _raise_if_lost(exc, self.connection)
+            finally:
+                await self._give_back()
+            raise
         except BaseException:
             await self._give_back()
             raise
@@ -135,7 +199,19 @@ class _TenantTransaction(PostgresTransaction):
 
     async def __aexit__(self, exc_type: Any, exc: Any, traceback: Any) -> bool:
         try:
-            await self.connection.execute("COMMIT" if exc_type is None else "ROLLBACK")
+            if exc_type is None:
+                try:
+                    await self.connection.execute("COMMIT")
+                except Exception as commit_exc:
+                    _raise_if_lost(commit_exc, self.connection)
+                    raise
+            elif _lost(self.connection):
+                # Nothing to roll back (the server did); a ROLLBACK would only replace `exc`
+                # with "connection is closed".
+                if isinstance(exc, Exception):
+                    _raise_if_lost(exc, self.connection)
+            else:
+                await self.connection.execute("ROLLBACK")
         finally:
             DB.current_transaction.reset(self.context)
             await self._give_back()

@@ -14,12 +14,14 @@ import json
 import logging
 import os
 import re
+import shutil
 import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psutil  # type: ignore[import-untyped]
 
@@ -186,6 +188,14 @@ class EmbeddedRedis:
             if not remaining:
                 self.stop()
 
+    def forget_data(self) -> None:
+        """Delete the stopped server's append-only files, so the next `start` comes up empty,
+        as a Redis without persistence does after a restart (fault tests)."""
+        if self._running_pid() is not None:
+            raise RuntimeError("stop Redis before forgetting its data")
+        shutil.rmtree(self.directory / "appendonlydir", ignore_errors=True)
+        (self.directory / "appendonly.aof").unlink(missing_ok=True)
+
 
 class EmbeddedPostgres:
     """A PostgreSQL server from the pgserver wheel, with the two TopSmile roles."""
@@ -227,6 +237,32 @@ class EmbeddedPostgres:
         exists = psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}';")  # noqa: S608
         if "(1 row)" not in exists:
             psql(f'CREATE DATABASE "{database}" OWNER {OWNER_ROLE};')
+
+    def stop_server(self, mode: str = "fast") -> None:
+        """Stop the running server at once (`pg_ctl stop -m fast`: open sessions are cut;
+        `immediate`: no shutdown checkpoint either), keeping its data directory;
+        `restart_server` brings it back (fault tests)."""
+        from pgserver._commands import pg_ctl  # type: ignore[attr-defined]
+
+        server = self._started()
+        pg_ctl(["-w", "-m", mode, "stop"], pgdata=self.directory, user=server.system_user)
+
+    def restart_server(self) -> None:
+        """Start the server stopped by `stop_server` again, on the same socket directory."""
+        from pgserver._commands import pg_ctl  # type: ignore[attr-defined]
+        from pgserver.utils import PostmasterInfo
+
+        server = self._started()
+        socket_dir = server.get_postmaster_info().socket_dir
+        args = ["-w", "-o", '-h ""', "-o", f"-k {socket_dir}", "-l", str(server.log), "start"]
+        pg_ctl(args, pgdata=self.directory, user=server.system_user, timeout=30)
+        # pgserver stops the postmaster it knows of on `release`: tell it about the new one.
+        server._postmaster_info = PostmasterInfo.read_from_pgdata(self.directory)
+
+    def _started(self) -> Any:
+        if self._server is None:
+            raise RuntimeError("start the embedded PostgreSQL first")
+        return self._server
 
     def drop_database(self, database: str) -> None:
         _check_identifier(database)

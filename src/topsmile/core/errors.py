@@ -10,6 +10,7 @@ import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 
+from topsmile.core import db
 from topsmile.core.constraints import constraint_problem
 from topsmile.core.context import current_request_id
 
@@ -220,6 +221,15 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
             errors=exc.errors,
             conflicts=exc.conflicts,
             headers=exc.headers,
+        )
+    if db.is_unavailable(exc):
+        log.warning("database unavailable", extra={"path": request.url.path, "error": repr(exc)})
+        return problem_response(
+            503,
+            "service-unavailable",
+            "Service unavailable",
+            "The database is unavailable; retry shortly.",
+            headers={"Retry-After": "1"},
         )
     if isinstance(exc, asyncpg.IntegrityConstraintViolationError):
         return _constraint_response(request, exc)

@@ -59,7 +59,11 @@ class RelayConfig(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def relay_config(settings: Settings) -> RelayConfig:
-    return RelayConfig(retention_days=settings.outbox_retention_days)
+    return RelayConfig(
+        retention_days=settings.outbox_retention_days,
+        lease_seconds=settings.relay_lease_seconds,
+        handler_timeout_seconds=settings.relay_handler_timeout_seconds,
+    )
 
 
 @dataclass(frozen=True)
@@ -199,6 +203,10 @@ class Relay:
             },
         )
         await self._run_failure_hook(claim, exc, dead)
+        await self._mark_failed(claim, error, dead)
+
+    async def _mark_failed(self, claim: Claim, error: str, dead: bool) -> None:
+        """Back to `pending` for its next attempt (or `dead`), if this claim still holds it."""
         async with db.tenant_transaction(claim.event.clinic_id):
             await db.fetch(
                 """
@@ -299,10 +307,34 @@ class Relay:
             log.info("outbox housekeeping", extra={"retired": retired, "pruned": pruned})
 
     async def _deliver_logged(self, claim: Claim) -> None:
+        started = time.monotonic()
         try:
             await self.deliver(claim)
-        except Exception:  # recording the failure failed (database away): the lease expires
+        except Exception as exc:  # recording the failure failed
             log.exception("delivery could not be recorded", extra={"eventId": str(claim.event.id)})
+            if db.is_unavailable(exc):
+                await self._mark_failed_when_back(claim, started)
+
+    async def _mark_failed_when_back(self, claim: Claim, started: float) -> None:
+        """The database went away under a delivery: record the failed attempt as soon as it
+        is back, so the next attempt follows its backoff rather than the whole lease (180 s
+        by default). Safe however late: the update only applies while this claim's token
+        still holds the delivery."""
+        error = "the database was unavailable"
+        dead = claim.attempt >= self.config.max_attempts
+        give_up = started + self.config.lease_seconds
+        while not self._stopping and time.monotonic() < give_up:
+            await asyncio.sleep(1.0)
+            try:
+                await self._mark_failed(claim, error, dead)
+            except Exception as exc:
+                if not db.is_unavailable(exc):
+                    log.exception(
+                        "delivery could not be recorded", extra={"eventId": str(claim.event.id)}
+                    )
+                    return
+            else:
+                return
 
     async def run_once(self) -> int:
         """Claim what the free slots allow, deliver it; return how many were claimed."""
