@@ -7,17 +7,16 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections import Counter
 from contextlib import AsyncExitStack
 from datetime import datetime, timedelta
-from itertools import combinations
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.api.appointment_fixtures import act, add_patient, book, local_start, open_all_day
-from tests.api.auth_fixtures import SeededClinic, login, seed_clinic
+from tests.api.auth_fixtures import login, seed_clinic
+from tests.concurrency.bookings import assert_clean, live_blocks, overlapping
 from tests.support.serve import serve_env, serving
 from topsmile.config import Settings
 from topsmile.core import db
@@ -26,32 +25,6 @@ pytestmark = pytest.mark.usefixtures("app")
 
 STARTS = 12  # every 5 minutes across an hour; the service lasts 30 minutes
 RACERS = 60  # five requests per start, spread over both processes
-Block = tuple[uuid.UUID, datetime, datetime]
-
-
-async def _live_blocks(clinic: SeededClinic, provider_id: str) -> list[Block]:
-    """The provider's live appointments and their occupied blocks, straight from the table."""
-    async with db.tenant_transaction(clinic.id):
-        rows = await db.fetch(
-            "SELECT id, occupied_start, occupied_end FROM appointment WHERE provider_id = {}"
-            " AND status NOT IN ('cancelled', 'no_show')",
-            uuid.UUID(provider_id),
-        )
-    return [(r["id"], r["occupied_start"], r["occupied_end"]) for r in rows]
-
-
-def _overlapping(blocks: list[Block]) -> list[tuple[Block, Block]]:
-    return [(a, b) for a, b in combinations(blocks, 2) if a[1] < b[2] and b[1] < a[2]]
-
-
-def _assert_clean(responses: list[httpx.Response], success: int) -> Counter[int]:
-    """Only `success` or 409 `slot-unavailable`: never a 5xx, never another problem."""
-    statuses = Counter(r.status_code for r in responses)
-    assert set(statuses) <= {success, 409}, [r.text for r in responses if r.status_code >= 500]
-    assert {r.json()["type"] for r in responses if r.status_code == 409} <= {
-        "/problems/slot-unavailable"
-    }
-    return statuses
 
 
 async def test_two_processes_racing_overlapping_bookings_and_reschedules_never_overlap(
@@ -84,9 +57,9 @@ async def test_two_processes_racing_overlapping_bookings_and_reschedules_never_o
                 for i, start in enumerate(starts)
             )
         )
-        statuses = _assert_clean(booked, 201)
-        blocks = await _live_blocks(clinic, pid)
-        assert _overlapping(blocks) == []
+        statuses = assert_clean(booked, 201)
+        blocks = await live_blocks(clinic, pid)
+        assert overlapping(blocks) == []
         winners = {uuid.UUID(r.json()["id"]) for r in booked if r.status_code == 201}
         assert statuses[201] == len(blocks) >= 1
         assert {b[0] for b in blocks} == winners
@@ -115,9 +88,9 @@ async def test_two_processes_racing_overlapping_bookings_and_reschedules_never_o
                 for k, j, at in requests
             )
         )
-        statuses = _assert_clean(moved, 200)
-        blocks = await _live_blocks(clinic, pid)
-        assert _overlapping(blocks) == []
+        statuses = assert_clean(moved, 200)
+        blocks = await live_blocks(clinic, pid)
+        assert overlapping(blocks) == []
         assert len(blocks) == len(winners) + STARTS  # a move never adds or drops a row
         for k, appointment in enumerate(moving):
             got = await desks[1].get(f"/api/scheduling/appointments/{appointment['id']}")

@@ -90,3 +90,29 @@ async def serving_process(
             proc.send_signal(signal.SIGTERM)
         await asyncio.wait_for(proc.wait(), 60)
     assert proc.returncode == 0, _tail(log)
+
+
+async def _wait_relaying(proc: asyncio.subprocess.Process, log: Path) -> None:
+    deadline = time.monotonic() + 120
+    while "relaying" not in await asyncio.to_thread(log.read_text):
+        assert proc.returncode is None, f"worker exited early:\n{_tail(log)}"
+        assert time.monotonic() < deadline, f"worker never started relaying:\n{_tail(log)}"
+        await asyncio.sleep(0.2)
+
+
+@asynccontextmanager
+async def working(env: dict[str, str], log: Path) -> AsyncIterator[None]:
+    """`async with working(env, log):` one `topsmile worker` process (a relay, no HTTP), ready
+    once it says it is relaying, stopped with SIGTERM (exit code 0)."""
+    with log.open("wb") as out:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "topsmile", "worker", env=env, stdout=out, stderr=out
+        )
+    try:
+        await _wait_relaying(proc, log)
+        yield
+    finally:
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(proc.wait(), 60)
+    assert proc.returncode == 0, _tail(log)
