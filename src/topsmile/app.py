@@ -47,6 +47,20 @@ from topsmile.wiring import build_bus
 log = logging.getLogger("topsmile.app")
 
 MAX_JSON_BODY = 1024 * 1024
+# Response headers SPEC promises clients: a web app on another origin reads only the ones
+# listed here (CORS exposes none but the simple response headers by default).
+EXPOSED_HEADERS = ["X-Request-ID", "Retry-After", "Content-Disposition"]
+
+
+def cors_config(settings: Settings) -> CORSConfig | None:
+    """CORS for the web apps' origins (`TOPSMILE_CORS_ORIGINS`), with credentials: cookies."""
+    if not settings.cors_origins:
+        return None
+    return CORSConfig(
+        allow_origins=list(settings.cors_origins),
+        allow_credentials=True,
+        expose_headers=EXPOSED_HEADERS,
+    )
 
 
 async def _warn_if_rls_bypassed() -> None:
@@ -111,11 +125,7 @@ def build_litestar(settings: Settings, *, run_relay: bool = True) -> Litestar:
         lifespan=[lifespan],
         exception_handlers={Exception: handle_exception},
         request_max_body_size=MAX_JSON_BODY,
-        cors_config=(
-            CORSConfig(allow_origins=list(settings.cors_origins), allow_credentials=True)
-            if settings.cors_origins
-            else None
-        ),
+        cors_config=cors_config(settings),
         openapi_config=OpenAPIConfig(
             title="TopSmile API",
             version=__version__,
