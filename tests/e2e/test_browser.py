@@ -13,6 +13,7 @@ server's key, in place of its access cookie: the page sees 401, refreshes and ca
 from __future__ import annotations
 
 import functools
+import itertools
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -130,9 +131,9 @@ async def _call(page: Page, method: str, path: str, body: Any = None, **options:
     )
 
 
-async def _attempt(page: Page, method: str, path: str, body: Any = None) -> Any:
+async def _attempt(page: Page, method: str, path: str, body: Any, simple: bool) -> Any:
     return await page.evaluate(
-        "([m, p, b]) => topsmile.attempt(m, p, b ?? undefined)", [method, path, body]
+        "([m, p, b, s]) => topsmile.attempt(m, p, b ?? undefined, s)", [method, path, body, simple]
     )
 
 
@@ -279,15 +280,15 @@ async def _unlisted_origins_can_do_nothing(
         ("GET", "/api/auth/me", None),
         ("GET", f"{APPOINTMENTS}/{appointment}", None),
         ("POST", f"{APPOINTMENTS}/{appointment}/cancel", {"reason": "not me"}),
-        ("POST", f"{APPOINTMENTS}/{appointment}/cancel", None),  # a simple request: no preflight
+        ("POST", f"{APPOINTMENTS}/{appointment}/cancel", None),
         ("POST", "/api/auth/refresh", None),
         ("POST", "/api/auth/logout", None),
     ]
     for origin in (unlisted.base_url, unlisted.base_url.replace("127.0.0.1", "localhost")):
         page = await _open(context, origin, api)
-        for method, path, body in attempts:
-            result = await _attempt(page, method, path, body)
-            assert "blocked" in result, (origin, method, path, result)
+        for (method, path, body), simple in itertools.product(attempts, (False, True)):
+            result = await _attempt(page, method, path, body, simple)
+            assert "blocked" in result, (origin, method, path, simple, result)
         await page.close()
 
     # Nothing changed: the same cookies, the session alive, the appointment still booked,

@@ -46,9 +46,15 @@ async function call(method, path, body, options) {
 }
 
 // A call whose failure to reach the API is the expected answer: the browser's error, if any.
-async function attempt(method, path, body) {
+// `simple` sends what a hostile page would, a request the browser sends without asking the
+// API first (no preflight): no custom header, a body as text/plain.
+async function attempt(method, path, body, simple) {
   try {
-    return await send(method, path, body);
+    if (!simple) return await send(method, path, body);
+    const init = { method, credentials: "include" };
+    if (body !== undefined) init.body = JSON.stringify(body);
+    const response = await fetch(API + path, init);
+    return { status: response.status };
   } catch (error) {
     return { blocked: String(error) };
   }
