@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from litestar import Litestar
-from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
@@ -19,6 +18,7 @@ from topsmile.auth.middleware import AuthMiddleware
 from topsmile.clinics.controllers import ClinicsController
 from topsmile.config import Settings, load_settings
 from topsmile.core import db, rows
+from topsmile.core.cors import cors_config
 from topsmile.core.errors import handle_exception
 from topsmile.core.health import HealthController
 from topsmile.core.logging import configure_logging
@@ -47,20 +47,6 @@ from topsmile.wiring import build_bus
 log = logging.getLogger("topsmile.app")
 
 MAX_JSON_BODY = 1024 * 1024
-# Response headers SPEC promises clients: a web app on another origin reads only the ones
-# listed here (CORS exposes none but the simple response headers by default).
-EXPOSED_HEADERS = ["X-Request-ID", "Retry-After", "Content-Disposition"]
-
-
-def cors_config(settings: Settings) -> CORSConfig | None:
-    """CORS for the web apps' origins (`TOPSMILE_CORS_ORIGINS`), with credentials: cookies."""
-    if not settings.cors_origins:
-        return None
-    return CORSConfig(
-        allow_origins=list(settings.cors_origins),
-        allow_credentials=True,
-        expose_headers=EXPOSED_HEADERS,
-    )
 
 
 async def _warn_if_rls_bypassed() -> None:
@@ -148,4 +134,4 @@ def create_app(settings: Settings | None = None, *, run_relay: bool = True) -> E
     settings = settings or load_settings()
     configure_logging()
     litestar = build_litestar(settings, run_relay=run_relay)
-    return EdgeMiddleware(litestar, production=settings.is_production)
+    return EdgeMiddleware(litestar, production=settings.is_production, cors=cors_config(settings))
