@@ -4,7 +4,8 @@
     python3 dev.py serve [--host H --port P --workers N]   run TopSmile
     python3 dev.py test  [pytest args]                      lint, types, audit, every test
 
-Both install uv when it is missing (into ./.tools), sync the locked environment, then run.
+Both install uv when it is missing (into ./.tools), sync the locked environment, then run;
+`test` also installs Debian's chromium (apt) for the browser test when it is missing.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 TOOLS = ROOT / ".tools"
+CHROMIUM = Path("/usr/bin/chromium")
 
 
 def ensure_uv() -> str:
@@ -43,8 +45,26 @@ def serve(uv: str, args: list[str]) -> int:
     os.execv(executable, [str(executable), "serve", *args])  # noqa: S606 - our own entry point
 
 
+def ensure_chromium() -> None:
+    """The browser test (tests/e2e/test_browser.py) drives Debian's Chromium, never a
+    downloaded one: install the package with apt when it is missing."""
+    if CHROMIUM.exists():
+        return
+    apt = ["env", "DEBIAN_FRONTEND=noninteractive", "apt-get"]  # survives sudo's env reset
+    apt = apt if os.geteuid() == 0 else ["sudo", *apt]
+    print("dev.py: installing Debian's chromium for the browser test (apt-get) ...", flush=True)
+    try:
+        subprocess.run([*apt, "update", "-q"], check=True)
+        install = [*apt, "install", "-y", "-q", "--no-install-recommends", "chromium"]
+        subprocess.run(install, check=True)
+    except (OSError, subprocess.CalledProcessError) as exc:
+        # Carry on: every other check still runs, and the browser test fails saying why.
+        print(f"dev.py: could not install chromium ({exc})", flush=True)
+
+
 def test(uv: str, args: list[str]) -> int:
     sync(uv)
+    ensure_chromium()
     steps = [
         ("ruff lint", [uv, "run", "--locked", "ruff", "check", "."]),
         ("ruff format", [uv, "run", "--locked", "ruff", "format", "--check", "."]),

@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from litestar import Litestar
-from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
@@ -19,6 +18,7 @@ from topsmile.auth.middleware import AuthMiddleware
 from topsmile.clinics.controllers import ClinicsController
 from topsmile.config import Settings, load_settings
 from topsmile.core import db, rows
+from topsmile.core.cors import cors_config
 from topsmile.core.errors import handle_exception
 from topsmile.core.health import HealthController
 from topsmile.core.logging import configure_logging
@@ -111,11 +111,7 @@ def build_litestar(settings: Settings, *, run_relay: bool = True) -> Litestar:
         lifespan=[lifespan],
         exception_handlers={Exception: handle_exception},
         request_max_body_size=MAX_JSON_BODY,
-        cors_config=(
-            CORSConfig(allow_origins=list(settings.cors_origins), allow_credentials=True)
-            if settings.cors_origins
-            else None
-        ),
+        cors_config=cors_config(settings),
         openapi_config=OpenAPIConfig(
             title="TopSmile API",
             version=__version__,
@@ -138,4 +134,4 @@ def create_app(settings: Settings | None = None, *, run_relay: bool = True) -> E
     settings = settings or load_settings()
     configure_logging()
     litestar = build_litestar(settings, run_relay=run_relay)
-    return EdgeMiddleware(litestar, production=settings.is_production)
+    return EdgeMiddleware(litestar, production=settings.is_production, cors=cors_config(settings))

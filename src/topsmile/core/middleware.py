@@ -9,9 +9,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from litestar.config.cors import CORSConfig
 from litestar.types import ASGIApp, Message, Receive, Send
 
 from topsmile.core.context import accept_request_id, begin_request
+from topsmile.core.cors import is_foreign_preflight, refuse_preflight
 from topsmile.core.logging import log_access
 
 _BASE_HEADERS = [
@@ -24,9 +26,10 @@ _SCHEMA_PREFIX = "/schema"
 
 
 class EdgeMiddleware:
-    def __init__(self, app: ASGIApp, *, production: bool) -> None:
+    def __init__(self, app: ASGIApp, *, production: bool, cors: CORSConfig | None = None) -> None:
         self.app = app
         self.production = production
+        self.cors = cors
 
     async def __call__(self, scope: Any, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -56,8 +59,11 @@ class EdgeMiddleware:
                 message["headers"] = headers + extra_headers
             await send(message)
 
+        # A preflight from an unlisted origin never reaches Litestar's CORS layer, whose
+        # answer is not problem details (core/cors.py).
+        inner = refuse_preflight if is_foreign_preflight(scope, self.cors) else self.app
         try:
-            await self.app(scope, receive, send_with_headers)
+            await inner(scope, receive, send_with_headers)
         finally:
             log_access(
                 context.request_id,
