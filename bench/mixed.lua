@@ -1,5 +1,6 @@
 -- wrk script for bench/mixed_load.py: issue 13's mixed workload, picked per request.
--- Arguments after `--`: the requests file, the bookings file and the number of wrk threads.
+-- Arguments after `--`: the requests file, the bookings file, the number of wrk threads and
+-- the mix in percent `availability,lists,bookings` (70,20,10 for issue 13).
 --
 -- Requests file, one a line, fields separated by tabs:
 --   C <clinic> <cookie header value> <csrf token>   a signed-in receptionist of a clinic
@@ -8,8 +9,8 @@
 -- Bookings file: `<clinic>\t<JSON body>` a line; thread k POSTs lines k, k + threads, ...
 -- in order (distinct slots) and repeats its last one when it runs out (a 409 each).
 --
--- Per request: 70 % a random availability line, 20 % a random list line, 10 % the thread's
--- next booking. Each request carries X-Request-ID `avail`, `list` or `book`, which the API
+-- Per request (with the 70,20,10 mix): 70 % a random availability line, 20 % a random list
+-- line, 10 % the thread's next booking. Each request carries X-Request-ID `avail`, `list` or `book`, which the API
 -- echoes, so response() can count answers by kind and status. done() prints them as
 -- `count <kind> <status> <n>` lines, the latency percentiles as `latency <p> <us>` lines,
 -- and a loud `FAIL` line when any answer was a 5xx.
@@ -46,6 +47,8 @@ function init(args)
       lists[#lists + 1] = { clinic = f[2], path = f[3] }
     end
   end
+  local a, l = string.match(args[4], "^(%d+),(%d+),%d+$")
+  avail_below, list_below = tonumber(a) / 100, (tonumber(a) + tonumber(l)) / 100
   local stride, index = tonumber(args[3]), 0
   for line in io.lines(args[2]) do
     if index % stride == id then
@@ -66,7 +69,7 @@ end
 
 function request()
   local pick = math.random()
-  if pick < 0.7 then
+  if pick < avail_below then
     local a = avail[math.random(#avail)]
     local headers
     if a.clinic == "-" then
@@ -75,7 +78,7 @@ function request()
       headers = staff(a.clinic, "avail")
     end
     return wrk.format("GET", a.path, headers, nil)
-  elseif pick < 0.9 then
+  elseif pick < list_below then
     local l = lists[math.random(#lists)]
     return wrk.format("GET", l.path, staff(l.clinic, "list"), nil)
   end

@@ -151,6 +151,12 @@ def workers_of(pid: int) -> list[int]:
     return sorted(found)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process so far (fields 14 and 15 of /proc/<pid>/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def status_kib(pid: int, key: str) -> int:
     text = Path(f"/proc/{pid}/status").read_text()
     return int(re.search(rf"^{key}:\s+(\d+) kB", text, re.MULTILINE).group(1))  # type: ignore[union-attr]
@@ -166,7 +172,19 @@ async def sample_rss(pids: list[int], peaks: dict[int, int], stop_at: asyncio.Ev
 
 async def run_wrk(base: str, files: tuple[str, str], seconds: int, args: argparse.Namespace) -> Run:
     command = ["wrk", "--latency", f"-t{args.threads}", f"-c{args.connections}"]
-    command += [f"-d{seconds}s", "-s", str(LUA), base, "--", *files, str(args.threads)]
+    # A 10 s timeout (wrk's default is 2 s) so that slow answers are measured, not dropped.
+    command += [
+        f"-d{seconds}s",
+        "--timeout",
+        "10s",
+        "-s",
+        str(LUA),
+        base,
+        "--",
+        *files,
+        str(args.threads),
+        args.mix,
+    ]
     proc = await asyncio.create_subprocess_exec(*command, stdout=asyncio.subprocess.PIPE)
     out = (await proc.communicate())[0].decode()
     if proc.returncode != 0 or "Requests/sec" not in out:
@@ -183,7 +201,9 @@ async def run_wrk(base: str, files: tuple[str, str], seconds: int, args: argpars
     return Run(rps, requests, latency, answers, errors.group(0).strip() if errors else None)
 
 
-def table(run: Run, peaks: dict[int, int], hwm: dict[int, int], loads: list[str]) -> str:
+def table(
+    run: Run, peaks: dict[int, int], hwm: dict[int, int], cpu: dict[int, float], loads: list[str]
+) -> str:
     kinds = {"avail": "availability GET", "list": "appointment list GET", "book": "booking POST"}
     rows = [
         ("throughput", f"{run.rps:.0f} req/s ({run.requests} requests)"),
@@ -211,6 +231,13 @@ def table(run: Run, peaks: dict[int, int], hwm: dict[int, int], loads: list[str]
                 f"peak {peaks[pid] / 1024:.0f} MiB sampled, VmHWM {hwm[pid] / 1024:.0f} MiB",
             )
         )
+    used = sum(cpu.values())
+    rows.append(
+        (
+            "workers' CPU (both, user + system)",
+            f"{used:.1f} s, {used / max(1, run.requests) * 1000:.2f} ms per request",
+        )
+    )
     rows.append(("load average (1, 5, 15 min) before / after", f"{loads[0]} / {loads[1]}"))
     return "| figure | value |\n|---|---|\n" + "\n".join(f"| {a} | {b} |" for a, b in rows)
 
@@ -246,9 +273,11 @@ async def measure(args: argparse.Namespace, urls: EmbeddedUrls, workdir: Path) -
         peaks: dict[int, int] = {}
         stop_at = asyncio.Event()
         sampler = asyncio.create_task(sample_rss(pids, peaks, stop_at))
+        cpu = {pid: cpu_seconds(pid) for pid in pids}
         run = await run_wrk(base, (str(requests), str(files["main"])), args.duration, args)
         stop_at.set()
         await sampler
+        cpu = {pid: cpu_seconds(pid) - cpu[pid] for pid in pids}
         hwm = {pid: status_kib(pid, "VmHWM") for pid in pids}
         loads.append(load_average())
     finally:
@@ -256,14 +285,16 @@ async def measure(args: argparse.Namespace, urls: EmbeddedUrls, workdir: Path) -
     head = (
         f"`wrk -t{args.threads} -c{args.connections} -d{args.duration}s --latency -s"
         f" bench/mixed.lua` on `topsmile serve --workers 2`, {args.clinics} clinics,"
+        f" mix {args.mix},"
         f" after a {args.warmup} s warm-up; {os.cpu_count()} CPUs, Python"
         f" {'.'.join(map(str, sys.version_info[:3]))},"
         f" {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\n\n"
     )
-    text = head + table(run, peaks, hwm, loads)
+    text = head + table(run, peaks, hwm, cpu, loads)
+    args.out.write_text(text + "\n")
     fives = sum(n for (_, s), n in run.answers.items() if s >= 500)
     if fives or run.errors:
-        print(text)
+        print(text + f"\n\n(written to {args.out})")
         raise SystemExit(f"FAILED: {fives} answers were 5xx; socket errors: {run.errors}")
     return text
 
@@ -273,6 +304,7 @@ async def main() -> None:
     parser.add_argument("--duration", type=int, default=60, help="seconds of the measured run")
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--mix", default="70,20,10", help="percent availability,lists,bookings")
     parser.add_argument("--clinics", type=int, default=3)
     parser.add_argument("--warmup", type=int, default=5, help="seconds of warm-up load")
     parser.add_argument("--booking-weeks", type=int, default=4, help="distinct slots to book")
@@ -288,7 +320,6 @@ async def main() -> None:
             text = await measure(args, urls, workdir)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    args.out.write_text(text + "\n")
     print(text)
     print(f"\n(written to {args.out})")
 
