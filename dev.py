@@ -2,7 +2,7 @@
 """The README's two commands, for a fresh machine with only Python >= 3.11.
 
     python3 dev.py serve [--host H --port P --workers N]   run TopSmile
-    python3 dev.py test  [pytest args]                      lint, types and every test
+    python3 dev.py test  [pytest args]                      lint, types, audit, every test
 
 Both install uv when it is missing (into ./.tools), sync the locked environment, then run.
 """
@@ -49,6 +49,7 @@ def test(uv: str, args: list[str]) -> int:
         ("ruff lint", [uv, "run", "--locked", "ruff", "check", "."]),
         ("ruff format", [uv, "run", "--locked", "ruff", "format", "--check", "."]),
         ("mypy", [uv, "run", "--locked", "mypy", "src/"]),
+        ("dependency audit", [sys.executable, str(ROOT / "scripts" / "audit_deps.py")]),
         ("pytest", [uv, "run", "--locked", "pytest", *args]),
     ]
     failed = []
