@@ -9,7 +9,7 @@ dir: seeds `--clinics` clinics like bench/availability_seed.py (each 10 provider
 appointments in the first week) plus 200 patients each, signs a receptionist of each clinic
 in, starts `topsmile serve --workers 2` (throttles roomy, as the other benches), warms up
 with the same mix for `--warmup` s, then runs
-`wrk -t2 -c64 -d60s --latency -s bench/mixed.lua`. Per request the Lua script picks:
+`wrk -t2 -c64 -d60s --latency --timeout 10s -s bench/mixed.lua`. Per request the Lua script picks:
 - 70 % availability (a random clinic, day and service): one provider for 7 days, or every
   provider for one day, on the public route (patient rules, no session) or as staff;
 - 20 % one day's appointment list (`pageSize=100`) as the clinic's signed-in receptionist;
@@ -171,20 +171,10 @@ async def sample_rss(pids: list[int], peaks: dict[int, int], stop_at: asyncio.Ev
 
 
 async def run_wrk(base: str, files: tuple[str, str], seconds: int, args: argparse.Namespace) -> Run:
-    command = ["wrk", "--latency", f"-t{args.threads}", f"-c{args.connections}"]
+    command = ["wrk", "--latency", f"-t{args.threads}", f"-c{args.connections}", f"-d{seconds}s"]
     # A 10 s timeout (wrk's default is 2 s) so that slow answers are measured, not dropped.
-    command += [
-        f"-d{seconds}s",
-        "--timeout",
-        "10s",
-        "-s",
-        str(LUA),
-        base,
-        "--",
-        *files,
-        str(args.threads),
-        args.mix,
-    ]
+    command += ["--timeout", "10s", "-s", str(LUA), base]
+    command += ["--", *files, str(args.threads), args.mix]
     proc = await asyncio.create_subprocess_exec(*command, stdout=asyncio.subprocess.PIPE)
     out = (await proc.communicate())[0].decode()
     if proc.returncode != 0 or "Requests/sec" not in out:
