@@ -148,7 +148,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         # lets the embedded stores be released on the way out.
         signal.signal(signal.SIGTERM, _exit_on_signal)
         uvicorn.run(
-            "topsmile.app:create_app",
+            "topsmile.app:create_served_app",
             factory=True,
             host=args.host,
             port=args.port,
