@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
+import asyncpg
 import httpx
 import pytest
 from litestar import Litestar, post
@@ -11,6 +13,7 @@ from litestar.params import FromPath, JSONBody
 
 from tests.conftest import client_for
 from topsmile.app import MAX_JSON_BODY
+from topsmile.config import Settings
 from topsmile.core.errors import Conflict, NotFound, RateLimited, handle_exception
 from topsmile.core.middleware import EdgeMiddleware
 from topsmile.core.schemas import Input, body
@@ -119,6 +122,45 @@ async def test_unexpected_error_is_500_without_internals(probe: httpx.AsyncClien
     for leak in ("SELECT", "hunter2", "Traceback", "RuntimeError", "password"):
         assert leak not in text
     assert body["detail"] == "Something went wrong on our side."
+
+
+async def _deadlock(url: str) -> None:
+    """Two transactions taking two locks in opposite orders: PostgreSQL settles it by rolling
+    one back with deadlock_detected, which is raised here."""
+    one, two = await asyncpg.connect(url), await asyncpg.connect(url)
+    try:
+        async with one.transaction(), two.transaction():
+            await one.execute("SELECT pg_advisory_xact_lock(9101)")
+            await two.execute("SELECT pg_advisory_xact_lock(9102)")
+            await asyncio.gather(
+                one.execute("SELECT pg_advisory_xact_lock(9102)"),
+                two.execute("SELECT pg_advisory_xact_lock(9101)"),
+            )
+    finally:
+        await one.close()
+        await two.close()
+
+
+async def test_a_transaction_postgres_rolls_back_in_a_deadlock_is_a_409_not_a_500(
+    settings: Settings,
+) -> None:
+    assert settings.database_url is not None
+    url = settings.database_url
+
+    @post("/probe/deadlock")
+    async def deadlock() -> None:
+        await _deadlock(url)
+
+    app = Litestar(
+        route_handlers=[deadlock],
+        exception_handlers={Exception: handle_exception},
+        logging_config=None,
+    )
+    async with client_for(EdgeMiddleware(app, production=False)) as client:
+        response = await client.post("/probe/deadlock")
+    body = assert_problem(response, 409, "conflict")
+    assert "retry" in str(body["detail"])
+    assert response.headers["retry-after"] == "1"
 
 
 async def test_body_over_1_mib_is_413_before_reading_it_whole(probe: httpx.AsyncClient) -> None:

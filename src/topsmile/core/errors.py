@@ -233,6 +233,17 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
         )
     if isinstance(exc, asyncpg.IntegrityConstraintViolationError):
         return _constraint_response(request, exc)
+    if isinstance(exc, asyncpg.exceptions.TransactionRollbackError):
+        # PostgreSQL rolled the transaction back to settle a collision with a concurrent one
+        # (a deadlock, a serialization failure): nothing was written, and a retry may pass.
+        log.warning("transaction rolled back by a collision", extra={"path": request.url.path})
+        return problem_response(
+            409,
+            Conflict.code,
+            Conflict.title,
+            "The request collided with a concurrent change and was not applied; retry it.",
+            headers={"Retry-After": "1"},
+        )
     if isinstance(exc, asyncpg.DataError):
         # A value PostgreSQL cannot take (a NUL character, an out-of-range number or date):
         # the client's input, and the transaction has rolled back.
