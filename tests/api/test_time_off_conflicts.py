@@ -6,11 +6,14 @@ import asyncio
 import uuid
 from datetime import timedelta
 
+import asyncpg
 import httpx
+import pytest
 
 from tests.api.appointment_fixtures import act, add_patient, book, local_start, open_all_day
 from tests.api.auth_fixtures import SeededClinic, csrf
 from topsmile.core import db
+from topsmile.scheduling.schemas import MAX_OCCUPIED
 
 
 async def test_time_off_over_live_appointments_is_409_with_their_ids(
@@ -115,3 +118,46 @@ async def _waits_for_a_lock() -> bool:
         " AS waiting"
     )
     return bool(rows[0]["waiting"])
+
+
+async def test_the_longest_block_reaches_time_off_that_starts_near_its_end(
+    as_role: dict[str, httpx.AsyncClient], clinic: SeededClinic
+) -> None:
+    """Reads of a provider's blocks start at most `MAX_OCCUPIED` (16 h) before the window:
+    the longest block the catalogue allows (480 min + two 240-min buffers) still counts."""
+    admin, staff = as_role["admin"], as_role["receptionist"]
+    patient = str(await add_patient(clinic))
+    longest = {"durationMinutes": 480, "bufferBeforeMinutes": 240, "bufferAfterMinutes": 240}
+    sid, pid = await open_all_day(admin, **longest)
+    booked = await book(staff, sid, pid, local_start(3, 8), patientId=patient)
+    assert booked.status_code == 201, booked.text  # occupies 04:00 to 20:00
+    body = {"start": local_start(3, 19, 30).isoformat(), "end": local_start(3, 21).isoformat()}
+    clash = await admin.post(
+        f"/api/scheduling/providers/{pid}/time-off", json=body, headers=csrf(admin)
+    )
+    assert clash.status_code == 409, clash.text
+    assert clash.json()["conflicts"] == [booked.json()["id"]]
+
+
+async def test_no_block_longer_than_max_occupied_can_be_stored(
+    as_role: dict[str, httpx.AsyncClient], clinic: SeededClinic
+) -> None:
+    """The database holds every row, however written, to the bound the block reads rely on."""
+    patient = await add_patient(clinic)
+    sid, pid = await open_all_day(as_role["admin"])
+    start = local_start(3, 2)
+
+    async def insert(length: timedelta) -> None:
+        async with db.tenant_transaction(clinic.id):
+            await db.fetch(
+                "INSERT INTO appointment (clinic_id, patient_id, provider_id, service_id,"
+                " starts_at, ends_at, occupied_start, occupied_end, status, price_amount,"
+                " currency) VALUES ({}, {}, {}, {}, {}, {}, {}, {}, 'cancelled', 0, 'brl')",
+                *(clinic.id, patient, uuid.UUID(pid), uuid.UUID(sid)),
+                *(start, start + timedelta(minutes=30), start, start + length),
+            )
+
+    await insert(MAX_OCCUPIED)
+    with pytest.raises(asyncpg.CheckViolationError) as refused:
+        await insert(MAX_OCCUPIED + timedelta(microseconds=1))
+    assert refused.value.constraint_name == "appointment_block_length_check"

@@ -111,6 +111,7 @@ CONSTRAINTS: dict[str, ConstraintProblem] = {
     "appointment_provider_id_fkey": _NO_PROVIDER,
     "appointment_service_id_fkey": _missing("serviceId", "No such service."),
     "appointment_times_check": _invalid("start", "The appointment must end after it starts."),
+    "appointment_block_length_check": _SERVER_ROW,
     "appointment_status_check": _invalid("status", "Unknown appointment status."),
     "appointment_payment_status_check": _SERVER_ROW,
     "appointment_price_amount_check": _SERVER_ROW,

@@ -22,7 +22,7 @@ from topsmile.core import clock, db, rows
 from topsmile.core.actor import Actor
 from topsmile.core.errors import NotFound, ValidationError
 from topsmile.scheduling import availability as rules
-from topsmile.scheduling.schemas import AvailabilityView, SlotView
+from topsmile.scheduling.schemas import MAX_OCCUPIED, AvailabilityView, SlotView
 
 MAX_DAYS = 31
 DEFAULT_DAYS = 7
@@ -78,7 +78,8 @@ _BLOCKS = msgspec.json.Decoder(list[_Blocked])
 # One round trip: the clinic's zone and settings with the service; the provider asked for
 # (whatever its state) or every active provider offering the service, with weekly hours; and
 # what blocks them in the window, busy or closed alike (the rows of `blocking_intervals()`).
-# Placeholders: service, provider, provider, service, then (end, start) three times, service.
+# Placeholders: service, provider, provider, service, (end, start) twice, then end, the earliest
+# start a block overlapping the window can have, start, and service.
 _READ = (
     "WITH staff AS MATERIALIZED (SELECT p.id, p.active, p.buffer_before_minutes,"
     " p.buffer_after_minutes, EXISTS (SELECT 1 FROM provider_service o"
@@ -103,7 +104,7 @@ _READ = (
     # plain join let the planner read the whole clinic's appointments by clinic_id.
     "   UNION ALL SELECT t.id, a.occupied_start, a.occupied_end FROM staff t CROSS JOIN LATERAL"
     "   (SELECT occupied_start, occupied_end FROM appointment WHERE provider_id = t.id"
-    "   AND occupied_start < {} AND occupied_end > {}"
+    "   AND occupied_start < {} AND occupied_start > {} AND occupied_end > {}"
     "   AND status NOT IN ('cancelled', 'no_show')) a) b)::text AS blocks"
     " FROM clinic c LEFT JOIN clinic_service s ON s.id = {} WHERE c.id = app_clinic_id()"
 )
@@ -126,8 +127,9 @@ BLOCKING = (
     " UNION ALL SELECT 'closed', NULL, starts_at, ends_at FROM closure"
     " WHERE starts_at < {} AND ends_at > {}"
     " UNION ALL SELECT 'busy', provider_id, occupied_start, occupied_end FROM appointment"
-    " WHERE provider_id = ANY({}::uuid[]) AND occupied_start < {} AND occupied_end > {}"
-    " AND status NOT IN ('cancelled', 'no_show') AND id IS DISTINCT FROM {}"
+    " WHERE provider_id = ANY({}::uuid[]) AND occupied_start < {} AND occupied_start > {}"
+    " AND occupied_end > {} AND status NOT IN ('cancelled', 'no_show')"
+    " AND id IS DISTINCT FROM {}"
 )
 """The rows of `blocking_intervals()`; its placeholders are `blocking_arguments()`."""
 
@@ -138,7 +140,19 @@ def blocking_arguments(
     end: datetime,
     except_appointment: uuid.UUID | None = None,
 ) -> tuple[object, ...]:
-    return (provider_ids, end, start, end, start, provider_ids, end, start, except_appointment)
+    since = start - MAX_OCCUPIED  # no live block is longer (scheduling/schemas.py)
+    return (
+        provider_ids,
+        end,
+        start,
+        end,
+        start,
+        provider_ids,
+        end,
+        since,
+        start,
+        except_appointment,
+    )
 
 
 async def blocking_intervals(
@@ -223,7 +237,7 @@ async def availability(actor: Actor, query: AvailabilityQuery) -> AvailabilityVi
             _Asked,
             _READ,
             *(service_id, provider_id, provider_id, service_id),
-            *(end, start, end, start, end, start, service_id),
+            *(end, start, end, start, end, start - MAX_OCCUPIED, start, service_id),
         )
     zone = ZoneInfo(found.timezone)
     first, last = date_range(query.from_, query.to, zone)

@@ -13,7 +13,7 @@ from topsmile.core.actor import Actor
 from topsmile.core.errors import NotFound, ValidationError
 from topsmile.core.ranges import offset_of, parse_range
 from topsmile.patients import queries as patients
-from topsmile.scheduling.schemas import STATUSES
+from topsmile.scheduling.schemas import MAX_OCCUPIED, STATUSES
 from topsmile.scheduling.tables import AppointmentHistoryRow, AppointmentRow
 
 
@@ -115,9 +115,11 @@ async def live_overlapping(
     found = await rows.fetch_all(
         _Id,
         "SELECT id FROM appointment WHERE provider_id = {} AND occupied_start < {}"
-        " AND occupied_end > {} AND status NOT IN ('cancelled', 'no_show') ORDER BY starts_at",
+        " AND occupied_start > {} AND occupied_end > {} AND status NOT IN ('cancelled', 'no_show')"
+        " ORDER BY starts_at",
         provider_id,
         end,
+        start - MAX_OCCUPIED,
         start,
     )
     return [row.id for row in found]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
 import msgspec
@@ -11,8 +11,15 @@ import msgspec
 from topsmile.core.schemas import Input, Output
 from topsmile.core.validation import Description, Email, Name, Notes, Reason, ShortText, whole
 
-Buffer = Annotated[int, msgspec.Meta(ge=0, le=240)]
-Duration = Annotated[int, msgspec.Meta(ge=5, le=480)]
+MAX_BUFFER_MINUTES = 240
+MAX_DURATION_MINUTES = 480
+# The longest occupied block an appointment can have, which the database also holds every row
+# to (`appointment_block_length_check`): so every block overlapping a window starts after the
+# window's start minus this, the bound that keeps reads of a provider's blocks to an index
+# range around the window instead of the provider's whole history.
+MAX_OCCUPIED = timedelta(minutes=MAX_DURATION_MINUTES + 2 * MAX_BUFFER_MINUTES)
+Buffer = Annotated[int, msgspec.Meta(ge=0, le=MAX_BUFFER_MINUTES)]
+Duration = Annotated[int, msgspec.Meta(ge=5, le=MAX_DURATION_MINUTES)]
 Price = Annotated[int, msgspec.Meta(ge=0, le=100_000_000_00)]
 Color = Annotated[str, msgspec.Meta(pattern=whole(r"#[0-9A-Fa-f]{6}"))]
 Weekday = Annotated[int, msgspec.Meta(ge=1, le=7)]
