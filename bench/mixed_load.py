@@ -170,10 +170,20 @@ async def sample_rss(pids: list[int], peaks: dict[int, int], stop_at: asyncio.Ev
             await asyncio.wait_for(stop_at.wait(), 0.2)
 
 
+def script(think_ms: int, beside: str) -> Path:
+    """mixed.lua, or with `--think-ms` a copy that also has each connection wait that long
+    between its requests (wrk's `delay()`): a paced load instead of a saturating one."""
+    if not think_ms:
+        return LUA
+    paced = Path(beside).with_name("paced.lua")
+    paced.write_text(f'dofile("{LUA}")\nfunction delay()\n  return {think_ms}\nend\n')
+    return paced
+
+
 async def run_wrk(base: str, files: tuple[str, str], seconds: int, args: argparse.Namespace) -> Run:
     command = ["wrk", "--latency", f"-t{args.threads}", f"-c{args.connections}", f"-d{seconds}s"]
     # A 10 s timeout (wrk's default is 2 s) so that slow answers are measured, not dropped.
-    command += ["--timeout", "10s", "-s", str(LUA), base]
+    command += ["--timeout", "10s", "-s", str(script(args.think_ms, files[1])), base]
     command += ["--", *files, str(args.threads), args.mix]
     proc = await asyncio.create_subprocess_exec(*command, stdout=asyncio.subprocess.PIPE)
     out = (await proc.communicate())[0].decode()
@@ -272,10 +282,13 @@ async def measure(args: argparse.Namespace, urls: EmbeddedUrls, workdir: Path) -
         loads.append(load_average())
     finally:
         await stop(server)
+    paced = (
+        f" each connection pausing {args.think_ms} ms between requests," if args.think_ms else ""
+    )
     head = (
         f"`wrk -t{args.threads} -c{args.connections} -d{args.duration}s --latency -s"
         f" bench/mixed.lua` on `topsmile serve --workers 2`, {args.clinics} clinics,"
-        f" mix {args.mix},"
+        f" mix {args.mix},{paced}"
         f" after a {args.warmup} s warm-up; {os.cpu_count()} CPUs, Python"
         f" {'.'.join(map(str, sys.version_info[:3]))},"
         f" {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\n\n"
@@ -297,6 +310,9 @@ async def main() -> None:
     parser.add_argument("--mix", default="70,20,10", help="percent availability,lists,bookings")
     parser.add_argument("--clinics", type=int, default=3)
     parser.add_argument("--warmup", type=int, default=5, help="seconds of warm-up load")
+    parser.add_argument(
+        "--think-ms", type=int, default=0, help="pause per connection between requests (paced)"
+    )
     parser.add_argument("--booking-weeks", type=int, default=4, help="distinct slots to book")
     parser.add_argument(
         "--out", type=Path, default=Path(tempfile.gettempdir()) / "topsmile-mixed-load.md"
