@@ -30,6 +30,8 @@ import signal
 import statistics
 import time
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -43,6 +45,7 @@ from topsmile.app import create_app, lifespan
 from topsmile.config import load_settings
 from topsmile.core import db
 from topsmile.core.embedded import EmbeddedUrls
+from topsmile.core.middleware import EdgeMiddleware
 from topsmile.scheduling import availability_service
 from topsmile.scheduling.availability_service import AvailabilityQuery
 
@@ -72,17 +75,11 @@ async def explain(seeded: Seeded) -> str:
         seeded.first.isoformat(),
         seeded.first.fromordinal(seeded.first.toordinal() + 6).isoformat(),
     )
-    start_at, end_at = availability_service._window(query)
-    service, provider = query.service_id, query.provider_id
-    args = (service, provider, provider, service, end_at, start_at, end_at, start_at)
+    args = availability_service.read_arguments(query)
     async with db.tenant_transaction(uuid.UUID(seeded.clinic_id)):
         for _ in range(3):  # warm: the plan of a prepared statement settles after a few runs
             plan = await db.fetch(
-                "EXPLAIN (ANALYZE, COSTS OFF) " + availability_service._READ,
-                *args,
-                end_at,
-                start_at,
-                service,
+                "EXPLAIN (ANALYZE, COSTS OFF) " + availability_service._READ, *args
             )
     return "\n".join(row["QUERY PLAN"] for row in plan)
 
@@ -92,11 +89,12 @@ def asgi_scope(target: str, cookie: str | None) -> dict[str, Any]:
     return {**scope_for(path, cookie), "query_string": query.encode()}
 
 
-async def in_process(
-    urls: EmbeddedUrls, paths: list[tuple[str, str]], slug: str, n: int
-) -> dict[str, float]:
-    """Requests straight into the ASGI app (no client library, no socket), sequential:
-    p50 ms per request name; prints the table and a CPU profile of the first request."""
+@asynccontextmanager
+async def signed_in_app(
+    urls: EmbeddedUrls, slug: str
+) -> AsyncIterator[tuple[EdgeMiddleware, httpx.AsyncClient, str]]:
+    """The app in this process on these stores, started, and a client signed in to `slug`'s
+    receptionist: (app, client, the access cookie as a `cookie` header value)."""
     environ = {"TOPSMILE_ENV": "test", **LIMITS}
     settings = load_settings(environ=environ, dotenv=None).with_urls(
         database_url=urls.database_url,
@@ -106,7 +104,6 @@ async def in_process(
     app = create_app(settings, run_relay=False)
     logging.disable(logging.INFO)  # the JSON access lines would be timed with the requests
     transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
-    p50s = {}
     async with (
         lifespan(app.app),
         httpx.AsyncClient(transport=transport, base_url="http://testserver") as client,
@@ -115,7 +112,16 @@ async def in_process(
             "/api/auth/login", json={"clinic": slug, "email": EMAIL, "password": PASSWORD}
         )
         signed.raise_for_status()
-        cookie = f"access_token={client.cookies['access_token']}"
+        yield app, client, f"access_token={client.cookies['access_token']}"
+
+
+async def in_process(
+    urls: EmbeddedUrls, paths: list[tuple[str, str]], slug: str, n: int
+) -> dict[str, float]:
+    """Requests straight into the ASGI app (no client library, no socket), sequential:
+    p50 ms per request name; prints the table and a CPU profile of the first request."""
+    p50s = {}
+    async with signed_in_app(urls, slug) as (app, client, cookie):
         print("In-process (straight into the ASGI app, sequential):\n")
         print("| request | slots | p50 ms | p99 ms | CPU ms (this process) |")
         print("|---|---|---|---|---|")

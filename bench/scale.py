@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import os
 import statistics
 import time
@@ -35,16 +34,13 @@ from typing import Any
 from urllib.parse import quote
 
 import asyncpg
-import httpx
-from availability import LIMITS, asgi_scope
+from availability import asgi_scope, signed_in_app
 from availability_seed import seed_clinic
-from request_path import EMAIL, PASSWORD, seed
+from request_path import seed
 from request_path_inprocess import call
 from scale_seed import Scale, Scaled, seed_scale
 from stores import fresh_stores
 
-from topsmile.app import create_app, lifespan
-from topsmile.config import load_settings
 from topsmile.core import db
 from topsmile.core.embedded import EmbeddedUrls
 
@@ -75,26 +71,9 @@ async def timed(
 ) -> tuple[Timings, Statements]:
     """p50/p95/p99 of `n` sequential in-process requests each (20 warm-ups first), signed
     in to `slug`; and the statements one more request of each ran."""
-    environ = {"TOPSMILE_ENV": "test", **LIMITS}
-    settings = load_settings(environ=environ, dotenv=None).with_urls(
-        database_url=urls.database_url,
-        database_migration_url=urls.database_migration_url,
-        redis_url=urls.redis_url,
-    )
-    app = create_app(settings, run_relay=False)
-    logging.disable(logging.INFO)  # the JSON access lines would be timed with the requests
     timings: Timings = {}
     statements: Statements = {}
-    transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
-    async with (
-        lifespan(app.app),
-        httpx.AsyncClient(transport=transport, base_url="http://testserver") as client,
-    ):
-        signed = await client.post(
-            "/api/auth/login", json={"clinic": slug, "email": EMAIL, "password": PASSWORD}
-        )
-        signed.raise_for_status()
-        cookie = f"access_token={client.cookies['access_token']}"
+    async with signed_in_app(urls, slug) as (app, client, cookie):
         for name, path in requests:
             answer = (await client.get(path, headers={"cookie": cookie})).raise_for_status()
             body = answer.json()

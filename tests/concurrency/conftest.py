@@ -27,10 +27,7 @@ async def deployment(
         smtp = await stack.enter_async_context(LocalSmtp())
         env = serve_env(
             settings,
-            EMAIL_BACKEND="smtp",
-            SMTP_HOST=smtp.host,
-            SMTP_PORT=str(smtp.port),
-            SMTP_STARTTLS="false",
+            **smtp.env(),
             TOPSMILE_TRUSTED_PROXIES="127.0.0.0/8",
             TOPSMILE_RATE_LOGIN_PER_IP=f"{LOGIN_PER_IP}/15m",
             TOPSMILE_LOGIN_MAX_FAILURES=str(MAX_FAILURES),

@@ -63,10 +63,7 @@ async def server(
 ) -> AsyncIterator[str]:
     env = serve_env(
         settings,
-        EMAIL_BACKEND="smtp",
-        SMTP_HOST=smtp.host,
-        SMTP_PORT=str(smtp.port),
-        SMTP_STARTTLS="false",
+        **smtp.env(),
         SMS_BACKEND="twilio",
         TWILIO_ACCOUNT_SID=SID,
         TWILIO_AUTH_TOKEN=TOKEN,

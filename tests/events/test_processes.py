@@ -36,10 +36,7 @@ def worker_env(settings: Settings, smtp: LocalSmtp, twilio: LocalTwilio) -> dict
     return {
         **os.environ,
         **store_env(settings),
-        "EMAIL_BACKEND": "smtp",
-        "SMTP_HOST": smtp.host,
-        "SMTP_PORT": str(smtp.port),
-        "SMTP_STARTTLS": "false",
+        **smtp.env(),
         "SMS_BACKEND": "twilio",
         "TWILIO_ACCOUNT_SID": SID,
         "TWILIO_AUTH_TOKEN": TOKEN,

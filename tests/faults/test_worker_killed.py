@@ -68,10 +68,7 @@ async def test_worker_killed_under_load(tmp_path: Path) -> None:
             env = store_env(
                 urls,
                 tmp_path,
-                EMAIL_BACKEND="smtp",
-                SMTP_HOST=smtp.host,
-                SMTP_PORT=str(smtp.port),
-                SMTP_STARTTLS="false",
+                **smtp.env(),
                 TOPSMILE_RELAY_LEASE_SECONDS=str(LEASE_SECONDS),
                 TOPSMILE_RELAY_HANDLER_TIMEOUT_SECONDS="1",
             )

@@ -146,6 +146,15 @@ class LocalSmtp:
         self._thread: threading.Thread | None = None
         self._server: asyncio.Server | None = None
 
+    def env(self) -> dict[str, str]:
+        """The settings that send a TopSmile process's email here (plain SMTP, no STARTTLS)."""
+        return {
+            "EMAIL_BACKEND": "smtp",
+            "SMTP_HOST": self.host,
+            "SMTP_PORT": str(self.port),
+            "SMTP_STARTTLS": "false",
+        }
+
     @property
     def received(self) -> list[ReceivedMail]:
         return self._handler.received

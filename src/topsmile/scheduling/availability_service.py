@@ -213,6 +213,16 @@ def _window(query: AvailabilityQuery) -> tuple[datetime, datetime]:
     )
 
 
+def read_arguments(query: AvailabilityQuery) -> tuple[object, ...]:
+    """`_READ`'s placeholders for this query (in the order its comment gives)."""
+    start, end = _window(query)
+    service, provider = query.service_id, query.provider_id
+    return (
+        *(service, provider, provider, service),
+        *(end, start, end, start, end, start - MAX_OCCUPIED, start, service),
+    )
+
+
 def limits_for(actor: Actor, zone: ZoneInfo, settings: ClinicSettings) -> rules.Limits:
     now = clock.now()
     if actor.is_staff:
@@ -230,14 +240,12 @@ async def availability(actor: Actor, query: AvailabilityQuery) -> AvailabilityVi
     """Free slots of one provider, or of every provider offering the service. Staff get
     staff rules; everyone else (patients, the public booking page) patient rules."""
     patient_rules = not actor.is_staff
-    start, end = _window(query)
     service_id, provider_id = query.service_id, query.provider_id
     async with db.tenant_transaction(actor.clinic_id, generic_plans=True):
         found = await rows.fetch_only(
             _Asked,
             _READ,
-            *(service_id, provider_id, provider_id, service_id),
-            *(end, start, end, start, end, start - MAX_OCCUPIED, start, service_id),
+            *read_arguments(query),
         )
     zone = ZoneInfo(found.timezone)
     first, last = date_range(query.from_, query.to, zone)
