@@ -48,6 +48,9 @@ from topsmile.wiring import build_bus
 log = logging.getLogger("topsmile.app")
 
 MAX_JSON_BODY = 1024 * 1024
+# Pooled connections for requests, per process; a process that relays adds the relay's own
+# (`RelayConfig.connections`), so deliveries never make requests wait for a connection.
+REQUEST_CONNECTIONS = 10
 
 
 async def _warn_if_rls_bypassed() -> None:
@@ -63,7 +66,9 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     """Open the database pool and Redis client for the app's lifetime."""
     settings: Settings = app.state.settings
     assert settings.database_url and settings.redis_url
-    await db.open_pool(settings.database_url)
+    config = relay_config(settings)
+    relaying = config.connections if app.state.run_relay else 0
+    await db.open_pool(settings.database_url, max_size=REQUEST_CONNECTIONS + relaying)
     redis = create_redis(settings.redis_url)
     app.state.redis = redis
     runtime = Runtime.build(settings, redis)
@@ -71,7 +76,7 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     runtime.denylist.cache.start()
     event_bus = build_bus(settings)
     bus.install(event_bus)
-    relay = Relay(event_bus, relay_config(settings))
+    relay = Relay(event_bus, config)
     app.state.relay = relay
     if app.state.run_relay:
         relay.start()

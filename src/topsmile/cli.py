@@ -165,14 +165,15 @@ async def _run_worker(settings: Settings) -> None:
     from topsmile.wiring import build_bus
 
     assert settings.database_url
-    await db.open_pool(settings.database_url)
+    config = relay_config(settings)
+    await db.open_pool(settings.database_url, max_size=config.connections)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     event_bus = build_bus(settings)
     bus.install(event_bus)
-    relay = Relay(event_bus, relay_config(settings))
+    relay = Relay(event_bus, config)
     relay.start()
     print("TopSmile worker is relaying events (Ctrl-C to stop)", flush=True)
     try:

@@ -51,6 +51,15 @@ class RelayConfig(msgspec.Struct, frozen=True, kw_only=True):
     prune_batch: int = 1000
     orphan_after_seconds: float = 86400.0  # due this long with no such handler anywhere: dead
 
+    @property
+    def connections(self) -> int:
+        """The most pooled connections this relay holds at once: per delivery in flight, its
+        transaction and the handler's own transaction that records a send
+        (`db.in_own_transaction`, notifications/log.py); plus one for claims and housekeeping.
+        A process that relays sizes its pool by this on top of what its requests need, so
+        deliveries never queue requests behind them (docs/DEPLOYMENT.md "PostgreSQL")."""
+        return 2 * self.concurrency + 1
+
     def __post_init__(self) -> None:
         if self.lease_seconds <= self.handler_timeout_seconds:
             raise ValueError("lease_seconds must exceed handler_timeout_seconds")
