@@ -126,19 +126,22 @@ async def test_unexpected_error_is_500_without_internals(probe: httpx.AsyncClien
 
 async def _deadlock(url: str) -> None:
     """Two transactions taking two locks in opposite orders: PostgreSQL settles it by rolling
-    one back with deadlock_detected, which is raised here."""
-    one, two = await asyncpg.connect(url), await asyncpg.connect(url)
-    try:
-        async with one.transaction(), two.transaction():
-            await one.execute("SELECT pg_advisory_xact_lock(9101)")
-            await two.execute("SELECT pg_advisory_xact_lock(9102)")
-            await asyncio.gather(
-                one.execute("SELECT pg_advisory_xact_lock(9102)"),
-                two.execute("SELECT pg_advisory_xact_lock(9101)"),
-            )
-    finally:
-        await one.close()
-        await two.close()
+    one back with deadlock_detected, which is raised here (the other then commits)."""
+    both_hold_one = asyncio.Barrier(2)
+
+    async def take(first: int, second: int) -> None:
+        connection = await asyncpg.connect(url)
+        try:
+            async with connection.transaction():
+                await connection.execute("SELECT pg_advisory_xact_lock($1)", first)
+                await both_hold_one.wait()
+                await connection.execute("SELECT pg_advisory_xact_lock($1)", second)
+        finally:
+            await connection.close()
+
+    results = await asyncio.gather(take(9101, 9102), take(9102, 9101), return_exceptions=True)
+    [refused] = [r for r in results if isinstance(r, BaseException)]
+    raise refused
 
 
 async def test_a_transaction_postgres_rolls_back_in_a_deadlock_is_a_409_not_a_500(
