@@ -7,27 +7,21 @@ from __future__ import annotations
 import asyncio
 import uuid
 
+import msgspec
 import pytest
 
 from tests.api.auth_fixtures import seed_clinic
-from tests.events.conftest import reminder
+from tests.events.conftest import FAST, reminder
 from topsmile.core import db
 from topsmile.events.bus import Bus
 from topsmile.events.outbox import publish
-from topsmile.events.relay import Relay, RelayConfig
+from topsmile.events.relay import Relay
 from topsmile.events.types import Event
 from topsmile.scheduling.events import APPOINTMENT_REMINDER_DUE
 
 pytestmark = pytest.mark.usefixtures("app")
 
-CONFIG = RelayConfig(
-    concurrency=3,
-    base_delay_seconds=0.0,
-    max_delay_seconds=0.0,
-    handler_timeout_seconds=20,
-    lease_seconds=40,
-    sweep_seconds=0.05,
-)
+CONFIG = msgspec.structs.replace(FAST, concurrency=3)
 
 
 def _busy() -> int:

@@ -245,6 +245,12 @@ class Load:
             await asyncio.sleep(0.05)  # an outage answers at once: don't spin
 
 
+async def health(base_url: str) -> httpx.Response:
+    """`GET /api/health` on a fresh client (the load's clients may be stuck in the outage)."""
+    async with httpx.AsyncClient(base_url=base_url, timeout=CLIENT_TIMEOUT) as probe:
+        return await probe.get("/api/health")
+
+
 def ok(outcome: Outcome) -> bool:
     return outcome.status in (200, 201)
 

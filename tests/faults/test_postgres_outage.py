@@ -7,15 +7,13 @@ import asyncio
 import time
 from pathlib import Path
 
-import httpx
-
 from tests.faults.harness import (
-    CLIENT_TIMEOUT,
     Load,
     assert_clean,
     between,
     booked_ids,
     create_clinic,
+    health,
     ok,
     open_clinic,
     own_stores,
@@ -40,8 +38,7 @@ async def test_postgres_stopped_and_restarted_under_load(tmp_path: Path) -> None
             stopped = time.monotonic()
             await asyncio.to_thread(stores.postgres.stop_server)
             await asyncio.sleep(1)
-            async with httpx.AsyncClient(base_url=base_url, timeout=CLIENT_TIMEOUT) as probe:
-                health = await probe.get("/api/health")
+            down = await health(base_url)
             await asyncio.sleep(1)
             restarting = time.monotonic()
             await asyncio.to_thread(stores.postgres.restart_server)
@@ -52,9 +49,9 @@ async def test_postgres_stopped_and_restarted_under_load(tmp_path: Path) -> None
             created = {o.appointment_id for o in outcomes if o.status == 201}
             pending, _ = await undelivered(urls, clinic, created, 15)
 
-        assert health.status_code == 503, health.text
-        assert health.json()["checks"]["database"]["status"] == "down"
-        assert health.json()["checks"]["redis"]["status"] == "ok"
+        assert down.status_code == 503, down.text
+        assert down.json()["checks"]["database"]["status"] == "down"
+        assert down.json()["checks"]["redis"]["status"] == "ok"
         assert_clean(outcomes)
         before = between(outcomes, 0, stopped)
         during = between(outcomes, stopped + 0.5, restarting)

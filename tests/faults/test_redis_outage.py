@@ -18,6 +18,7 @@ from tests.faults.harness import (
     between,
     booked_ids,
     create_clinic,
+    health,
     ok,
     open_clinic,
     own_stores,
@@ -27,11 +28,6 @@ from tests.faults.harness import (
 from tests.support.serve import serving
 
 RECOVERY_SECONDS = 5.0
-
-
-async def _health(base_url: str) -> httpx.Response:
-    async with httpx.AsyncClient(base_url=base_url, timeout=CLIENT_TIMEOUT) as probe:
-        return await probe.get("/api/health")
 
 
 async def _me_with(base_url: str, access_token: str) -> int:
@@ -62,13 +58,13 @@ async def test_redis_stopped_under_load(tmp_path: Path) -> None:
             await asyncio.to_thread(stores.redis.stop)
             stores.redis.forget_data()
             await asyncio.sleep(1)
-            down = await _health(base_url)
+            down = await health(base_url)
             revoked_during = await _me_with(base_url, revoked)
             await asyncio.sleep(1)
             restarting = time.monotonic()
             await asyncio.to_thread(stores.redis.start)
             back = time.monotonic()
-            while (healthy := await _health(base_url)).status_code != 200:
+            while (healthy := await health(base_url)).status_code != 200:
                 assert time.monotonic() - back < RECOVERY_SECONDS, healthy.text
                 await asyncio.sleep(0.1)
             recovery = time.monotonic() - back
