@@ -78,7 +78,7 @@ async def test_redis_stopped_a_warm_session_cache_is_not_trusted(
                 client_for(b) as on_b,
                 client_for(b) as manager,
             ):
-                await until(lambda: cache_b.subscribed, "B's subscription")
+                await until(lambda: cache_b.live, "B's subscription")
                 await login(admin, clinic, "admin")
                 await sign_in_on_both(on_a, on_b, clinic, "receptionist")
                 await login(manager, clinic, "manager")
@@ -90,7 +90,7 @@ async def test_redis_stopped_a_warm_session_cache_is_not_trusted(
                 assert cached.role == "receptionist"
 
                 redis.stop()
-                await until(lambda: not cache_b.subscribed, "B to notice the outage")
+                await until(lambda: not cache_b.live, "B to notice the outage")
                 assert cache_b.get(claims.session_id, claims.user_id) is None
                 assert (await on_a.post("/api/auth/logout")).status_code == 204
                 assert (await on_b.get("/api/auth/me")).status_code == 401
@@ -103,7 +103,7 @@ async def test_redis_stopped_a_warm_session_cache_is_not_trusted(
                 assert (await manager.get("/api/users")).status_code == 403
 
                 redis.start()
-                await until(lambda: cache_b.subscribed, "B to subscribe again")
+                await until(lambda: cache_b.live, "B to subscribe again")
                 assert (await on_b.get("/api/auth/me")).status_code == 401
                 assert (await manager.get("/api/users")).status_code == 403
     finally:

@@ -23,7 +23,7 @@ from topsmile.core.middleware import EdgeMiddleware
 async def other_process(settings: Settings) -> AsyncIterator[EdgeMiddleware]:
     app = create_app(settings, run_relay=False)
     async with lifespan(app.app):
-        await until(lambda: cache_of(app).subscribed, "the second app's subscription")
+        await until(lambda: cache_of(app).live, "the second app's subscription")
         yield app
 
 

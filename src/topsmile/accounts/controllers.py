@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from litestar import Controller, Request, Response, delete, get, post
+from litestar import Controller, Request, Response
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 
@@ -31,6 +31,7 @@ from topsmile.auth.principal import Principal, signed_in
 from topsmile.clinics.schemas import clinic_view
 from topsmile.core.errors import NotFound
 from topsmile.core.openapi import problem_response
+from topsmile.core.routes import delete, get, post
 from topsmile.core.schemas import body
 from topsmile.patients.schemas import patient_view
 from topsmile.runtime import runtime_of

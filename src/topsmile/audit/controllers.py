@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, Request, get
+from litestar import Controller, Request
 from litestar.params import FromQuery, QueryParameter
 
 from topsmile.audit.listing import AuditFilter, list_entries
@@ -15,6 +15,7 @@ from topsmile.audit.tables import AuditRow
 from topsmile.auth.principal import ADMIN, Principal
 from topsmile.core import ranges
 from topsmile.core.ranges import From, To
+from topsmile.core.routes import get
 from topsmile.core.schemas import Output, Page
 
 Req = Request[Principal, Any, Any]

@@ -16,7 +16,6 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 from topsmile.auth import cookies, tokens
 from topsmile.auth.sessions import load_principal
 from topsmile.core.context import current
-from topsmile.core.errors import RateLimited
 from topsmile.core.throttle import client_ip, throttle_key
 from topsmile.runtime import Runtime
 
@@ -61,17 +60,11 @@ class AuthMiddleware:
             claims = tokens.read_access_token(runtime.settings.secret_key, token)
         except tokens.InvalidToken:
             return
-        admission = await runtime.denylist.admit(
-            claims, throttle_key("api", str(claims.user_id)), runtime.settings.rate_api_per_user
-        )
-        if admission.revoked:
-            return
         principal = await load_principal(
             runtime.settings.secret_key,
             claims,
             runtime.denylist.cache,
             request_ip(scope, runtime),
-            trust_cache=admission.cache_usable,
         )
         if principal is None:
             return
@@ -80,5 +73,6 @@ class AuthMiddleware:
         if context is not None:
             context.user_id = str(principal.user_id)
             context.clinic_id = str(principal.clinic_id)
-        if not admission.throttle.allowed:
-            raise RateLimited(admission.throttle.retry_after)
+        await runtime.throttle.enforce(
+            throttle_key("api", str(claims.user_id)), runtime.settings.rate_api_per_user
+        )

@@ -1,42 +1,34 @@
 """A short-lived, per-process memory of live sessions, so most requests skip the session
-row's transaction.
+row's transaction and make no round trip at all.
 
-It is only an optimisation in front of PostgreSQL, trusted under three conditions at once
+It is only an optimisation in front of PostgreSQL, trusted under two conditions at once
 (docs/SECURITY.md "Sessions and tokens"):
-- this process is subscribed to the invalidation channel (a revocation, deactivation or role
-  change anywhere drops the entries at once); on any disconnect it forgets everything and
-  answers nothing until it has subscribed again;
-- the request's own Redis check (denylist, user marker, throttle: one round trip) succeeded;
+- this process's subscription to the invalidation channel is live and drained up to this
+  request (core/subscriber.py): every revocation, deactivation or role change published
+  anywhere before the request arrived has dropped its entries; when the subscription is lost
+  the cache forgets everything and answers nothing until it is back;
 - the entry is younger than `TTL`.
 An entry is stored only if no invalidation arrived while its row was being read, so a
 revocation racing a cache fill cannot leave a stale entry behind.
 
 Each entry also carries a `memo`: answers about this session's own user and clinic that a
 handler may keep for the entry's short life (`GET /api/auth/me`). Every change to a user or a
-clinic invalidates its entries (and sets the Redis marker the request's check reads), so a
-memo never outlives the rows it was built from.
+clinic invalidates its entries, so a memo never outlives the rows it was built from.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
 import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from redis.asyncio import Redis
-
 from topsmile.auth.principal import Role
 from topsmile.core import clock
-
-log = logging.getLogger("topsmile.sessions")
+from topsmile.core.subscriber import Subscriber
 
 CHANNEL = "topsmile:session-invalidations"
 TTL = 5.0
-_RETRY_SECONDS = 0.5
 
 
 @dataclass(frozen=True)
@@ -50,16 +42,17 @@ class CachedSession:
 
 
 class SessionCache:
-    def __init__(self, redis: Redis) -> None:
-        self._redis = redis
+    def __init__(self, redis_url: str, *, ping_every: float = 1.0) -> None:
         self._entries: dict[uuid.UUID, CachedSession] = {}
-        self._subscribed = False
         self._epoch = 0
-        self._task: asyncio.Task[None] | None = None
+        self._invalidations = Subscriber(
+            redis_url, CHANNEL, self._apply, self._forget_all, ping_every=ping_every
+        )
 
     @property
-    def subscribed(self) -> bool:
-        return self._subscribed
+    def live(self) -> bool:
+        """Whether the invalidation subscription is live (after applying what has arrived)."""
+        return self._invalidations.drain()
 
     @property
     def epoch(self) -> int:
@@ -67,7 +60,7 @@ class SessionCache:
         return self._epoch
 
     def get(self, session_id: uuid.UUID, user_id: uuid.UUID) -> CachedSession | None:
-        if not self._subscribed:
+        if not self._invalidations.drain():
             return None
         entry = self._entries.get(session_id)
         if entry is None or entry.user_id != user_id:
@@ -87,7 +80,7 @@ class SessionCache:
         epoch: int,
     ) -> CachedSession | None:
         """The stored entry, or None when an invalidation arrived since `epoch` was taken."""
-        if not (self._subscribed and epoch == self._epoch):
+        if not (self._invalidations.drain() and epoch == self._epoch):
             return None
         entry = CachedSession(user_id, clinic_id, role, session_expires, time.monotonic())
         self._entries[session_id] = entry
@@ -109,54 +102,22 @@ class SessionCache:
             del self._entries[session_id]
 
     def _forget_all(self) -> None:
-        self._subscribed = False
         self._epoch += 1
         self._entries.clear()
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._listen(), name="session-cache")
+        self._invalidations.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            # redis-py can swallow a cancellation that lands while it connects; cancel again
-            # until the task has really ended.
-            while not self._task.done():
-                self._task.cancel()
-                await asyncio.wait({self._task}, timeout=0.1)
-            self._task = None
+        await self._invalidations.stop()
         self._forget_all()
 
-    async def _listen(self) -> None:
-        while True:
-            try:
-                await self._follow()
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # any failure of the subscription: trust nothing until it is back
-                log.warning("session invalidations unavailable; reading every session row")
-            self._forget_all()
-            await asyncio.sleep(_RETRY_SECONDS)
-
-    async def _follow(self) -> None:
-        async with contextlib.aclosing(self._redis.pubsub()) as pubsub:
-            await pubsub.subscribe(CHANNEL)
-            while True:
-                message = await pubsub.get_message(timeout=1.0)
-                if message is None:
-                    continue
-                if message["type"] == "subscribe":
-                    self._subscribed = True
-                elif message["type"] == "message":
-                    self._apply(message["data"])
-
     def _apply(self, data: bytes) -> None:
-        kind, _, raw = data.decode().partition(":")
+        kind, _, raw = data.decode(errors="replace").partition(":")
         try:
             subject = uuid.UUID(raw)
         except ValueError:  # unreadable: forget everything rather than guess
-            self._epoch += 1
-            self._entries.clear()
+            self._forget_all()
             return
         if kind == "user":
             self.drop_user(subject)

@@ -1,11 +1,12 @@
-"""Session state: PostgreSQL is the record, Redis the denylist in front of it.
+"""Session state: PostgreSQL is the record; Redis carries revocations to every process.
 
 A request's session is live only if PostgreSQL says so: read from its row, or from this
 process's `SessionCache` of rows read in the last few seconds, which is trusted only while
-Redis is reachable and carries every revocation to every process (session_cache.py). Redis
-answers "revoked" without touching the database; when Redis is down every request reads its
-row, so no Redis state — an outage, a restart, an eviction or a write lost during logout —
-can bring a revoked session back.
+its Redis subscription is live and drained up to the request, so every revocation published
+before the request arrived has been applied (session_cache.py, core/subscriber.py). When
+Redis is down no cache is trusted and every request reads its row, so no Redis state — an
+outage, a restart, an eviction or a message lost during logout — can bring a revoked session
+back.
 """
 
 from __future__ import annotations
@@ -20,101 +21,54 @@ from redis.exceptions import RedisError
 
 from topsmile.auth import tokens
 from topsmile.auth.principal import Principal, Role
-from topsmile.auth.session_cache import CHANNEL, TTL, SessionCache
-from topsmile.config import Rate
+from topsmile.auth.session_cache import CHANNEL, SessionCache
 from topsmile.core import clock, db, rows
-from topsmile.core.resp import ScriptCaller
-from topsmile.core.throttle import Decision
 
 log = logging.getLogger("topsmile.sessions")
 
-_DENY_TTL = int((tokens.ACCESS_TTL + tokens.LEEWAY).total_seconds()) + 5
 _ROTATED_TTL = int(tokens.REFRESH_TTL.total_seconds())
-# While this marker lives no process trusts its cached sessions of the user; it outlives any
-# entry cached before the change, so even a process that missed the message re-reads the row.
-_USER_CHANGED_TTL = int(TTL) + 5
-
-# One round trip per authenticated request: is the session denylisted, did the user or the
-# clinic just change, and count the per-user throttle (only for sessions not revoked).
-_ADMIT = """
-if redis.call('EXISTS', KEYS[1]) == 1 then return {1, 0, 0, 0} end
-local changed = redis.call('EXISTS', KEYS[2], KEYS[4])
-local count = redis.call('INCR', KEYS[3])
-if count == 1 then redis.call('EXPIRE', KEYS[3], ARGV[1]) end
-local ttl = redis.call('TTL', KEYS[3])
-if ttl < 0 then redis.call('EXPIRE', KEYS[3], ARGV[1]); ttl = tonumber(ARGV[1]) end
-return {0, changed, count, ttl}
-"""
-
-
-@dataclass(frozen=True)
-class Admission:
-    revoked: bool
-    cache_usable: bool
-    throttle: Decision
 
 
 class Denylist:
     def __init__(self, redis: Redis, redis_url: str) -> None:
         self._redis = redis
-        # The one call of every authenticated request, on its own lean connection (resp.py).
-        self._admit = ScriptCaller(redis_url, _ADMIT)
-        self.cache = SessionCache(redis)
+        self.cache = SessionCache(redis_url)
 
     async def close(self) -> None:
         await self.cache.stop()
-        await self._admit.close()
-
-    async def admit(self, claims: tokens.AccessClaims, throttle_key: str, rate: Rate) -> Admission:
-        """The Redis half of a request's session check, with its throttle hit."""
-        try:
-            revoked, changed, count, ttl = await self._admit(
-                [
-                    f"denylist:session:{claims.session_id}",
-                    f"denylist:user:{claims.user_id}",
-                    throttle_key,
-                    f"denylist:clinic:{claims.clinic_id}",
-                ],
-                [rate.window_seconds],
-            )
-        except RedisError:
-            log.warning("denylist unavailable; reading the session row")
-            return Admission(False, False, Decision(True, 0, 0))
-        allowed = int(count) <= rate.limit
-        return Admission(bool(revoked), not changed, Decision(allowed, int(count), max(1, ttl)))
 
     async def revoke_sessions(self, session_ids: list[uuid.UUID]) -> None:
-        if not session_ids:
-            return
-        self.cache.drop_sessions(session_ids)
-        try:
-            pipe = self._redis.pipeline()
-            for sid in session_ids:
-                pipe.set(f"denylist:session:{sid}", "1", ex=_DENY_TTL)
-                pipe.publish(CHANNEL, f"session:{sid}")
-            await pipe.execute()
-        except RedisError:
-            log.warning("denylist unavailable; the database still refuses these sessions")
+        """After the revocation committed: every process drops the sessions at once."""
+        if session_ids:
+            self.cache.drop_sessions(session_ids)
+            await self._publish([f"session:{sid}" for sid in session_ids])
 
     async def user_changed(self, user_id: uuid.UUID) -> None:
         """Any committed change to the user's row: every process re-reads this user's
         sessions (and drops what it remembered of them) at once."""
         self.cache.drop_user(user_id)
-        await self._changed("user", user_id)
+        await self._publish([f"user:{user_id}"])
 
     async def clinic_changed(self, clinic_id: uuid.UUID) -> None:
         """Any committed change to the clinic's row: as `user_changed`, for its every user."""
         self.cache.drop_clinic(clinic_id)
-        await self._changed("clinic", clinic_id)
+        await self._publish([f"clinic:{clinic_id}"])
 
-    async def _changed(self, kind: str, subject: uuid.UUID) -> None:
+    async def _publish(self, messages: list[str]) -> None:
         try:
-            pipe = self._redis.pipeline()
-            pipe.set(f"denylist:{kind}:{subject}", "1", ex=_USER_CHANGED_TTL)
-            pipe.publish(CHANNEL, f"{kind}:{subject}")
+            pipe = self._redis.pipeline(transaction=False)
+            for message in messages:
+                pipe.publish(CHANNEL, message)
             await pipe.execute()
+            # Redis writes the messages to the subscribers in the same pass as its answer to
+            # the PUBLISH, but may write that answer first; an answer to a later command
+            # means every message has been written (core/subscriber.py).
+            await self._redis.ping()
         except RedisError:
-            log.warning("denylist unavailable; cached sessions of the %s expire in seconds", kind)
+            # Every process that can still reach Redis must learn of the change: a process
+            # whose subscription is down trusts no cache, but one that is subscribed would keep
+            # its entries for up to TTL seconds (docs/SECURITY.md "Sessions and tokens").
+            log.warning("invalidation not published; other processes' caches expire in seconds")
 
     async def mark_rotated(self, token_hash: str) -> None:
         try:
@@ -213,24 +167,19 @@ async def load_principal(
     claims: tokens.AccessClaims,
     cache: SessionCache,
     ip: str | None,
-    *,
-    trust_cache: bool,
 ) -> Principal | None:
-    """The caller if the session is live and the user active; None otherwise.
-
-    `trust_cache` is the request's own Redis check: without it the row is always read, and
-    the principal carries no memo."""
-    entry = cache.get(claims.session_id, claims.user_id) if trust_cache else None
+    """The caller if the session is live and the user active; None otherwise. Without a
+    trusted cache entry the row is read (and remembered when the cache is live)."""
+    entry = cache.get(claims.session_id, claims.user_id)
     if entry is None:
         epoch = cache.epoch
         row = await _live_session(claims)
         if row is None:
             return None
         role: Role = row.role
-        if trust_cache:
-            entry = cache.put(
-                claims.session_id, claims.user_id, claims.clinic_id, role, row.expires_at, epoch
-            )
+        entry = cache.put(
+            claims.session_id, claims.user_id, claims.clinic_id, role, row.expires_at, epoch
+        )
     else:
         role = entry.role
     return Principal.of(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Controller, Request, Response, get, patch, post
+from litestar import Controller, Request, Response
 from litestar.params import JSONBody
 from litestar.status_codes import HTTP_201_CREATED
 
@@ -20,6 +20,7 @@ from topsmile.clinics.schemas import (
     SignupResult,
     clinic_view,
 )
+from topsmile.core.routes import get, patch, post
 from topsmile.core.schemas import body
 from topsmile.runtime import runtime_of
 from topsmile.users.schemas import user_view

@@ -8,12 +8,13 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
 import msgspec
-from litestar import Controller, Response, get
+from litestar import Controller, Response
 from litestar.datastructures import State
 from litestar.openapi.datastructures import ResponseSpec
 
 from topsmile import __version__
 from topsmile.core import db
+from topsmile.core.routes import get
 
 Status = Literal["ok", "down"]
 _TIMEOUT = 2.0

@@ -30,23 +30,23 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 _CRLF = b"\r\n"
 
 
-def _command(*parts: bytes) -> bytes:
+def command(*parts: bytes) -> bytes:
     out = [b"*%d\r\n" % len(parts)]
     for part in parts:
         out.append(b"$%d\r\n%s\r\n" % (len(part), part))
     return b"".join(out)
 
 
-class _Incomplete(Exception):
+class Incomplete(Exception):
     """The buffer ends inside a reply: wait for more bytes."""
 
 
-def _parse(buffer: bytes, at: int) -> tuple[Any, int]:
+def parse(buffer: bytes, at: int) -> tuple[Any, int]:
     """One RESP2 reply starting at `at`: (value, next position). Errors come back as
     `ResponseError` values, not raised, so one bad reply fails only its own caller."""
     end = buffer.find(_CRLF, at)
     if end < 0:
-        raise _Incomplete
+        raise Incomplete
     kind, line = buffer[at : at + 1], buffer[at + 1 : end]
     at = end + 2
     if kind == b":":
@@ -60,13 +60,13 @@ def _parse(buffer: bytes, at: int) -> tuple[Any, int]:
         if size < 0:
             return None, at
         if len(buffer) < at + size + 2:
-            raise _Incomplete
+            raise Incomplete
         return buffer[at : at + size], at + size + 2
     if kind == b"*":
         count = int(line)
         items = []
         for _ in range(max(count, 0)):
-            item, at = _parse(buffer, at)
+            item, at = parse(buffer, at)
             items.append(item)
         return (items if count >= 0 else None), at
     raise RedisConnectionError(f"unreadable reply from Redis: {kind!r}")
@@ -88,8 +88,8 @@ class _Protocol(asyncio.Protocol):
         at = 0
         while at < len(buffer) and self.waiting:
             try:
-                value, at = _parse(buffer, at)
-            except _Incomplete:
+                value, at = parse(buffer, at)
+            except Incomplete:
                 break
             future = self.waiting.popleft()
             if not future.done():
@@ -123,9 +123,9 @@ class ScriptCaller:
     async def __call__(self, keys: list[str], args: list[str | int]) -> Any:
         parts = [str(len(keys)).encode(), *(k.encode() for k in keys)]
         parts += [str(a).encode() for a in args]
-        reply = await self._send(_command(b"EVALSHA", self._sha, *parts))
+        reply = await self._send(command(b"EVALSHA", self._sha, *parts))
         if isinstance(reply, ResponseError) and str(reply).startswith("NOSCRIPT"):
-            reply = await self._send(_command(b"EVAL", self._script, *parts))
+            reply = await self._send(command(b"EVAL", self._script, *parts))
         if isinstance(reply, ResponseError):
             raise reply
         return reply
@@ -186,11 +186,11 @@ class ScriptCaller:
         setup: list[bytes] = []
         if options.get("password"):
             who = [options["username"].encode()] if options.get("username") else []
-            setup.append(_command(b"AUTH", *who, options["password"].encode()))
+            setup.append(command(b"AUTH", *who, options["password"].encode()))
         if options.get("db"):
-            setup.append(_command(b"SELECT", str(options["db"]).encode()))
-        for command in setup:
-            reply = await self._exchange(protocol, command)
+            setup.append(command(b"SELECT", str(options["db"]).encode()))
+        for request in setup:
+            reply = await self._exchange(protocol, request)
             if isinstance(reply, ResponseError):
                 protocol.fail(RedisConnectionError(str(reply)))
                 raise reply

@@ -6,11 +6,12 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from litestar import Controller, Request, get
+from litestar import Controller, Request
 from litestar.params import FromQuery
 
 from topsmile.auth.principal import FRONT_DESK, Principal
 from topsmile.core import ranges
+from topsmile.core.routes import get
 from topsmile.core.schemas import Output, Page
 from topsmile.notifications.listing import NotificationFilter, list_notifications
 from topsmile.notifications.log import Channel, Status

@@ -5,12 +5,13 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from litestar import Controller, Request, delete, get, patch, post
+from litestar import Controller, Request
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from topsmile.auth.principal import FRONT_DESK, STAFF, Principal, allow
 from topsmile.core import ranges
 from topsmile.core.openapi import problem_response
+from topsmile.core.routes import delete, get, patch, post
 from topsmile.core.schemas import Page, body
 from topsmile.patients import service
 from topsmile.patients.schemas import (

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, Request, Response
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPTED
@@ -13,6 +13,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPT
 from topsmile.auth.principal import ADMIN_MANAGER, Principal, allow
 from topsmile.core import idempotency, ranges
 from topsmile.core.openapi import problem_response
+from topsmile.core.routes import get, post
 from topsmile.core.schemas import Output, Page, body
 from topsmile.payments import intents, queries, refunds, webhooks
 from topsmile.payments.intents import IntentResult

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Controller, Request, get
+from litestar import Controller, Request
 
 from topsmile.auth.principal import STAFF, Principal
 from topsmile.core import ranges
+from topsmile.core.routes import get
 from topsmile.reports import stats
 from topsmile.reports.schemas import StatsView
 

@@ -6,13 +6,14 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, Request
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK
 
 from topsmile.auth.principal import Principal, signed_in
 from topsmile.core import idempotency, ranges
 from topsmile.core.openapi import problem_response
+from topsmile.core.routes import get, post
 from topsmile.core.schemas import Page, body
 from topsmile.runtime import runtime_of
 from topsmile.scheduling import booking, queries

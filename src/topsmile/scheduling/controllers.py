@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from litestar import Controller, Request, delete, get, patch, post, put
+from litestar import Controller, Request
 from litestar.connection import ASGIConnection
 from litestar.handlers import BaseRouteHandler
 from litestar.params import FromPath, JSONBody, QueryParameter
@@ -13,6 +13,7 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 from topsmile.auth.middleware import request_ip
 from topsmile.auth.principal import ADMIN_MANAGER, Principal, allow, signed_in
 from topsmile.core.openapi import problem_response
+from topsmile.core.routes import delete, get, patch, post, put
 from topsmile.core.schemas import body
 from topsmile.runtime import Runtime, runtime_of
 from topsmile.scheduling import availability_service, catalogue, providers, public

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from litestar import Controller, Request, delete, get, post
+from litestar import Controller, Request
 from litestar.openapi.spec import OpenAPIMediaType, Operation, RequestBody, Schema
 from litestar.openapi.spec.enums import OpenAPIType
 from litestar.params import FromPath, QueryParameter
@@ -17,6 +17,7 @@ from litestar.response import Stream
 from topsmile.auth.principal import STAFF_ROLES, Principal, allow
 from topsmile.core import ranges
 from topsmile.core.openapi import problem_response
+from topsmile.core.routes import delete, get, post
 from topsmile.core.schemas import Page
 from topsmile.runtime import runtime_of
 from topsmile.uploads import service

@@ -5,11 +5,12 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from litestar import Controller, Request, get, patch, post
+from litestar import Controller, Request
 from litestar.params import FromPath, JSONBody
 
 from topsmile.auth.principal import ADMIN, ADMIN_MANAGER, Principal
 from topsmile.core import ranges
+from topsmile.core.routes import get, patch, post
 from topsmile.core.schemas import Page, body
 from topsmile.runtime import runtime_of
 from topsmile.users import service
