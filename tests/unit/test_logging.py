@@ -3,14 +3,16 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from topsmile.core import logging as core_logging
-from topsmile.core.context import begin_request
-from topsmile.core.logging import JsonFormatter, log_access, redact, redact_text
+from topsmile.core.context import begin_request, new_request_id
+from topsmile.core.logging import JsonFormatter, log_access, redact, redact_text, timestamp
 
 
 def test_secrets_are_redacted_by_key() -> None:
@@ -108,3 +110,17 @@ def test_the_access_line_follows_the_logging_configuration(
     with caplog.at_level(logging.WARNING, logger="topsmile.access"):
         log_access("req-9", "GET", "/api/health/live", 200, 0.5, None, None)
     assert [r for r in caplog.records if r.name == "topsmile.access"] == []
+
+
+def test_the_cached_timestamp_matches_isoformat_across_seconds() -> None:
+    base = 1_796_000_000.0
+    for step in range(5000):  # 0.37 ms apart: crosses many second boundaries
+        when = base + step * 0.000_37 + (step % 7) * 0.9
+        expected = datetime.fromtimestamp(when, UTC).isoformat(timespec="milliseconds")
+        assert timestamp(when) == expected, when
+
+
+def test_request_ids_are_32_hex_digits_and_do_not_repeat() -> None:
+    ids = [new_request_id() for _ in range(20_000)]
+    assert all(re.fullmatch(r"[0-9a-f]{32}", i) for i in ids)
+    assert len(set(ids)) == len(ids)

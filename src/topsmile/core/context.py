@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import random
 import re
-import secrets
 from contextvars import ContextVar
 from dataclasses import dataclass
 
@@ -21,8 +22,15 @@ class RequestContext:
 _current: ContextVar[RequestContext | None] = ContextVar("topsmile_request", default=None)
 
 
+# Request ids need to be unique, not secret: a process-wide generator seeded from the OS
+# (once, and again in a forked child) instead of a system call per request.
+_ids = random.Random()  # noqa: S311 - ids, not secrets
+os.register_at_fork(after_in_child=_ids.seed)
+
+
 def new_request_id() -> str:
-    return secrets.token_hex(16)
+    """32 random hex digits."""
+    return f"{_ids.getrandbits(128):032x}"
 
 
 def accept_request_id(candidate: str | None) -> str:

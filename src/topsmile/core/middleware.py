@@ -23,6 +23,10 @@ _BASE_HEADERS = [
 ]
 _HSTS = (b"strict-transport-security", b"max-age=63072000; includeSubDomains")
 _SCHEMA_PREFIX = "/schema"
+# Headers this layer sets: one value each, whatever an inner layer set.
+_OURS = frozenset(
+    {name for name, _ in _BASE_HEADERS} | {b"x-request-id", b"cache-control", _HSTS[0]}
+)
 
 
 class EdgeMiddleware:
@@ -54,8 +58,7 @@ class EdgeMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                own = {name for name, _ in extra_headers}
-                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() not in own]
+                headers = [(k, v) for k, v in message.get("headers", ()) if k.lower() not in _OURS]
                 message["headers"] = headers + extra_headers
             await send(message)
 
