@@ -1,8 +1,8 @@
 """One Lua script over one pipelined Redis connection: the Redis calls of hot paths.
 
-Every authenticated request makes exactly one Redis call (auth/sessions.py `_ADMIT`) and
-every throttled one a counter script (core/throttle.py). Through redis-py such a call costs
-more CPU than the rest of a cached request together (command packing, connection pool
+The throttles count with Lua scripts on hot paths (core/throttle.py: every public page, every
+login, a batch of every user's API calls). Through redis-py such a call costs more CPU than
+the rest of a cached request together (command packing, connection pool
 checkout, retry and observability layers, a `wait_for` per write), so this module speaks RESP
 for those scripts only: requests are written back to back on one
 connection and answered in order (Redis answers a connection's commands in the order sent),
