@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from collections.abc import AsyncIterator
 
 import pytest
 import uvloop
@@ -20,14 +19,6 @@ from topsmile.config import Settings
 from topsmile.core.resp import ScriptCaller
 
 ECHO = "return {tonumber(ARGV[1]), redis.call('INCR', KEYS[1]), ARGV[2]}"
-
-
-@pytest.fixture
-async def redis(settings: Settings) -> AsyncIterator[Redis]:
-    assert settings.redis_url is not None
-    client = Redis.from_url(settings.redis_url)
-    yield client
-    await client.aclose()
 
 
 async def test_answers_reach_their_callers_in_a_crowd(settings: Settings, redis: Redis) -> None:

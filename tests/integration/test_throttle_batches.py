@@ -18,14 +18,6 @@ from topsmile.core.throttle import Throttle, batch_size, throttle_key
 
 
 @pytest.fixture
-async def redis(settings: Settings) -> AsyncIterator[Redis]:
-    assert settings.redis_url is not None
-    client = Redis.from_url(settings.redis_url)
-    yield client
-    await client.aclose()
-
-
-@pytest.fixture
 async def throttles(settings: Settings, redis: Redis) -> AsyncIterator[tuple[Throttle, Throttle]]:
     """Two processes' throttles on one Redis."""
     assert settings.redis_url is not None
