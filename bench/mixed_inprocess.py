@@ -184,7 +184,10 @@ async def measure(args: argparse.Namespace, urls: EmbeddedUrls) -> None:
                     for kind in names:
                         samples[kind].append(await run(app, kinds, kind, args.requests, postmaster))
     if args.profile:
-        pstats.Stats(profiler).sort_stats(args.sort).print_stats(args.lines)
+        stats = pstats.Stats(profiler).sort_stats(args.sort)
+        stats.print_stats(args.lines)
+        if args.callers:
+            stats.print_callers(args.callers)
         return
     print(f"{args.requests} sequential requests x {args.rounds} rounds, median CPU µs per request")
     print("| kind | ours µs | PostgreSQL µs | mix-weighted ours + PG µs |")
@@ -206,6 +209,7 @@ def main() -> None:
     parser.add_argument("--profile", choices=["avail", "list", "book"])
     parser.add_argument("--sort", default="tottime", help="pstats order for --profile")
     parser.add_argument("--lines", type=int, default=40, help="pstats lines for --profile")
+    parser.add_argument("--callers", help="with --profile: also print the callers of these")
     args = parser.parse_args()
     booked = 100 + args.requests * (1 if args.profile else args.rounds)
     if booked > len(range(BOOKING_FROM_DAY, BOOKING_FROM_DAY + 28)) * 10 * 30:
