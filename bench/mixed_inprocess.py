@@ -50,18 +50,24 @@ from topsmile.core.embedded import EmbeddedUrls
 TICK = os.sysconf("SC_CLK_TCK")
 
 
+def _stat(pid: int) -> list[str]:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
 def cpu_of(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    fields = _stat(pid)
     return (int(fields[11]) + int(fields[12])) / TICK
 
 
 def parent_of(pid: int) -> int:
-    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    return int(_stat(pid)[1])
 
 
 def postgres_cpu(postmaster: int) -> float:
-    """User + system CPU seconds of the postmaster and its children (backends, writers)."""
-    total = cpu_of(postmaster)
+    """User + system CPU seconds of the postmaster and its children (backends, writers),
+    those that have exited included (the postmaster's cutime + cstime)."""
+    fields = _stat(postmaster)
+    total = sum(int(f) for f in fields[11:15]) / TICK
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
