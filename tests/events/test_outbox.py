@@ -10,13 +10,15 @@ from datetime import timedelta
 from typing import Any
 
 import asyncpg
+import msgspec
 import pytest
 
 from tests.events.conftest import FAST, reminder
 from topsmile.audit.service import audit_event
 from topsmile.core import clock, db
 from topsmile.events.bus import ALL_EVENTS, Bus
-from topsmile.events.outbox import cancel_scheduled, publish
+from topsmile.events.catalogue import InvalidEvent
+from topsmile.events.outbox import cancel_scheduled, publish, publish_all
 from topsmile.events.relay import Relay, RelayConfig, backoff
 from topsmile.events.types import Event
 
@@ -162,6 +164,54 @@ async def test_event_published_while_the_app_clock_runs_ahead_is_due_at_once(
     event = await _publish_reminder()
     await _drain(Relay(private_bus, FAST))
     assert recorder.calls[event.id] == 1
+
+
+async def test_publish_all_writes_every_event_and_its_own_deliveries(private_bus: Bus) -> None:
+    """Several events in one publish: each row as `publish` writes it, each event with the
+    deliveries of its own subscribers, a scheduled one due at its time, one for now at the
+    database's now."""
+    private_bus.subscribe("reminders", ["appointment.reminder_due"], Recorder())
+    private_bus.subscribe("everything", [ALL_EVENTS], Recorder())
+    private_bus.subscribe("nobody", ["appointment.created"], Recorder())
+    clinic = uuid.uuid4()
+    later = clock.now() + timedelta(days=3)
+    now, scheduled = reminder(clinic), reminder(clinic, due_at=later)
+    async with db.tenant_transaction(clinic):
+        await publish_all([now, scheduled])
+        [row] = await db.fetch("SELECT now() AS at")
+    async with db.tenant_transaction(None):
+        stored = await db.fetch(
+            "SELECT id, name, clinic_id, due_at, entity_id, payload FROM event_outbox"
+            " WHERE id = ANY({}::uuid[])",
+            [now.id, scheduled.id],
+        )
+        due = await db.fetch(
+            "SELECT event_id, handler, next_attempt_at FROM event_delivery"
+            " WHERE event_id = ANY({}::uuid[])",
+            [now.id, scheduled.id],
+        )
+    assert {r["id"]: (r["clinic_id"], r["due_at"], r["entity_id"]) for r in stored} == {
+        e.id: (clinic, e.due_at, e.entity_id) for e in (now, scheduled)
+    }
+    as_json = {e.id: msgspec.json.decode(msgspec.json.encode(e.payload)) for e in (now, scheduled)}
+    assert {r["id"]: msgspec.json.decode(r["payload"]) for r in stored} == as_json
+    assert {(d["event_id"], d["handler"]): d["next_attempt_at"] for d in due} == {
+        (now.id, "reminders"): row["at"],
+        (now.id, "everything"): row["at"],
+        (scheduled.id, "reminders"): later,
+        (scheduled.id, "everything"): later,
+    }
+
+
+async def test_publish_all_checks_every_event_before_writing_any(private_bus: Bus) -> None:
+    private_bus.subscribe("rec", [ALL_EVENTS], Recorder())
+    clinic = uuid.uuid4()
+    fine = reminder(clinic)
+    wrong = msgspec.structs.replace(reminder(clinic), entity_type="provider")
+    async with db.tenant_transaction(clinic):
+        with pytest.raises(InvalidEvent, match="not a provider"):
+            await publish_all([fine, wrong])
+        assert await db.fetch("SELECT id FROM event_outbox WHERE id = {}", fine.id) == []
 
 
 async def test_cancelled_schedule_never_goes_out(private_bus: Bus) -> None:

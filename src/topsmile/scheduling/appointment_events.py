@@ -12,7 +12,7 @@ from topsmile.clinics.tables import ClinicRow
 from topsmile.core import clock
 from topsmile.core.actor import Actor
 from topsmile.events.catalogue import EventType
-from topsmile.events.outbox import cancel_scheduled, publish
+from topsmile.events.outbox import cancel_scheduled, publish_all
 from topsmile.events.types import AppointmentNotice, new_event
 from topsmile.patients.notices import recipient_of
 from topsmile.patients.tables import PatientRow
@@ -43,27 +43,28 @@ def notice(
 
 
 async def announce(
-    actor: Actor, kind: EventType[AppointmentNotice], notice: AppointmentNotice
+    actor: Actor,
+    kind: EventType[AppointmentNotice],
+    notice: AppointmentNotice,
+    *,
+    reminders: Iterable[int] = (),
 ) -> None:
-    await publish(new_event(kind, notice, actor=actor, entity_id=notice.appointment_id))
-
-
-async def schedule_reminders(
-    actor: Actor, offsets_minutes: Iterable[int], notice: AppointmentNotice
-) -> None:
-    """One `appointment.reminder_due` per clinic offset, due at start - offset (none past)."""
+    """Publish the change and, with `reminders` (the clinic's offsets in minutes), one
+    `appointment.reminder_due` per offset, due at start - offset (none past): one publish."""
     now = clock.now()
-    for offset in offsets_minutes:
-        due = notice.start - timedelta(minutes=offset)
-        if due > now:
-            event = new_event(
-                events.APPOINTMENT_REMINDER_DUE,
-                notice,
-                actor=actor,
-                entity_id=notice.appointment_id,
-                due_at=due,
-            )
-            await publish(event)
+    changed = new_event(kind, notice, actor=actor, entity_id=notice.appointment_id)
+    due = [
+        new_event(
+            events.APPOINTMENT_REMINDER_DUE,
+            notice,
+            actor=actor,
+            entity_id=notice.appointment_id,
+            due_at=at,
+        )
+        for at in (notice.start - timedelta(minutes=offset) for offset in reminders)
+        if at > now
+    ]
+    await publish_all([changed, *due])
 
 
 async def cancel_reminders(appointment_id: uuid.UUID) -> None:

@@ -375,8 +375,14 @@ def free_starts(
                 if b < blocks and block_starts[b] < start + duration + after:
                     # Block b overlaps the occupied block: next grid start clear of its end.
                     start = low - (low - block_ends[b] - before) // step * step
+                elif plain:
+                    # Every grid start up to block b's reach is free: take the run at once.
+                    stop = high if b == blocks else min(high, block_starts[b] - duration - after)
+                    run = range(start, stop + 1, step)
+                    found.extend(run)
+                    start += len(run) * step
                 else:
-                    if plain or instant(start).astimezone(zone).date() == day:
+                    if instant(start).astimezone(zone).date() == day:
                         found.append(start)
                     start += step
                 while b < blocks and block_ends[b] <= start - before:

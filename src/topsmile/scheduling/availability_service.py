@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from itertools import repeat
-from operator import itemgetter
+from operator import add, itemgetter
 from zoneinfo import ZoneInfo
 
 import msgspec
@@ -279,8 +279,8 @@ async def availability(actor: Actor, query: AvailabilityQuery) -> AvailabilityVi
         found_starts.extend(zip(starts, repeat(provider.id), strict=False))
     # By start, then provider id: providers were taken in id order and the sort is stable.
     found_starts.sort(key=itemgetter(0))
-    slots = [
-        SlotView(provider_id=pid, start=rules.instant(us), end=rules.instant(us + duration))
-        for us, pid in found_starts
-    ]
+    begins, ids = zip(*found_starts, strict=True) if found_starts else ((), ())
+    # In C (map), not a Python loop: a many-slot answer's views were ~20 % of its CPU.
+    ends = map(rules.instant, map(add, begins, repeat(duration)))
+    slots = list(map(SlotView, ids, map(rules.instant, begins), ends))
     return AvailabilityView(timezone=found.timezone, service_id=service_id, slots=slots)

@@ -43,7 +43,7 @@ from topsmile.patients.service import bookable_record
 from topsmile.patients.tables import PatientRow
 from topsmile.scheduling import appointment_events, events, queries
 from topsmile.scheduling import availability as rules
-from topsmile.scheduling.appointment_events import announce, cancel_reminders, schedule_reminders
+from topsmile.scheduling.appointment_events import announce, cancel_reminders
 from topsmile.scheduling.availability_service import (
     BLOCKING,
     Block,
@@ -265,8 +265,8 @@ async def book(actor: Actor, data: AppointmentCreate) -> AppointmentRow:
         )
         await _history(actor, row.id, "created", to_status=status, new_start=row.starts_at)
         notice = _notice_of(booking, patient, row)
-        await announce(actor, events.APPOINTMENT_CREATED, notice)
-        await schedule_reminders(actor, booking.settings.reminder_offsets_minutes, notice)
+        reminders = booking.settings.reminder_offsets_minutes
+        await announce(actor, events.APPOINTMENT_CREATED, notice, reminders=reminders)
     return row
 
 
@@ -323,8 +323,8 @@ async def reschedule(actor: Actor, appointment_id: uuid.UUID, data: Reschedule) 
             sequence=await queries.reschedule_count(row.id),
         )
         await cancel_reminders(row.id)
-        await announce(actor, events.APPOINTMENT_RESCHEDULED, notice)
-        await schedule_reminders(actor, booking.settings.reminder_offsets_minutes, notice)
+        reminders = booking.settings.reminder_offsets_minutes
+        await announce(actor, events.APPOINTMENT_RESCHEDULED, notice, reminders=reminders)
     return moved
 
 

@@ -147,7 +147,9 @@ class PeriodView(Output, omit_defaults=True):
     provider_id: uuid.UUID | None = None
 
 
-class SlotView(Output):
+class SlotView(Output, gc=False, kw_only=False):
+    # Hundreds per availability answer, built by `map` in C (so positional fields); an id
+    # and two instants cannot form a reference cycle, so the collector need not track them.
     provider_id: uuid.UUID
     start: datetime
     end: datetime
