@@ -1,4 +1,4 @@
-"""One Lua script over one pipelined Redis connection: the Redis calls of hot paths.
+"""Lua scripts over one pipelined Redis connection: the Redis calls of hot paths.
 
 The throttles count with Lua scripts on hot paths (core/throttle.py: every public page, every
 login, a batch of every user's API calls). Through redis-py such a call costs more CPU than
@@ -109,33 +109,22 @@ class _Protocol(asyncio.Protocol):
             self.transport.abort()
 
 
-class ScriptCaller:
-    """Calls one Lua script by its SHA-1, loading it on a NOSCRIPT answer."""
+class Connection:
+    """One pipelined RESP connection, opened on first use and again after a failure."""
 
-    def __init__(self, url: str, script: str, *, timeout: float = 2.0) -> None:
+    def __init__(self, url: str, *, timeout: float = 2.0) -> None:
         self._url = url
-        self._script = script.encode()
-        self._sha = hashlib.sha1(self._script, usedforsecurity=False).hexdigest().encode()
         self._timeout = timeout
         self._protocol: _Protocol | None = None
         self._connecting: asyncio.Lock | None = None
-
-    async def __call__(self, keys: list[str], args: list[str | int]) -> Any:
-        parts = [str(len(keys)).encode(), *(k.encode() for k in keys)]
-        parts += [str(a).encode() for a in args]
-        reply = await self._send(command(b"EVALSHA", self._sha, *parts))
-        if isinstance(reply, ResponseError) and str(reply).startswith("NOSCRIPT"):
-            reply = await self._send(command(b"EVAL", self._script, *parts))
-        if isinstance(reply, ResponseError):
-            raise reply
-        return reply
 
     async def close(self) -> None:
         if self._protocol is not None:
             self._protocol.fail(RedisConnectionError("closed"))
             self._protocol = None
 
-    async def _send(self, command: bytes) -> Any:
+    async def send(self, command: bytes) -> Any:
+        """One command's reply; an error reply is returned as a `ResponseError` value."""
         return await self._exchange(await self._connection(), command)
 
     async def _exchange(self, protocol: _Protocol, command: bytes) -> Any:
@@ -195,3 +184,23 @@ class ScriptCaller:
                 protocol.fail(RedisConnectionError(str(reply)))
                 raise reply
         return protocol
+
+
+class ScriptCaller:
+    """Calls one Lua script by its SHA-1 over a `Connection` (which several callers may
+    share), loading it on a NOSCRIPT answer."""
+
+    def __init__(self, connection: Connection, script: str) -> None:
+        self.connection = connection
+        self._script = script.encode()
+        self._sha = hashlib.sha1(self._script, usedforsecurity=False).hexdigest().encode()
+
+    async def __call__(self, keys: list[str], args: list[str | int]) -> Any:
+        parts = [str(len(keys)).encode(), *(k.encode() for k in keys)]
+        parts += [str(a).encode() for a in args]
+        reply = await self.connection.send(command(b"EVALSHA", self._sha, *parts))
+        if isinstance(reply, ResponseError) and str(reply).startswith("NOSCRIPT"):
+            reply = await self.connection.send(command(b"EVAL", self._script, *parts))
+        if isinstance(reply, ResponseError):
+            raise reply
+        return reply

@@ -31,7 +31,7 @@ from redis.exceptions import RedisError
 
 from topsmile.config import Rate
 from topsmile.core.errors import RateLimited
-from topsmile.core.resp import ScriptCaller
+from topsmile.core.resp import Connection, ScriptCaller
 
 log = logging.getLogger("topsmile.throttle")
 
@@ -81,15 +81,15 @@ class Throttle:
     def __init__(self, redis: Redis, redis_url: str) -> None:
         self._redis = redis
         # Counted on hot paths (every public page, every login): the lean connection.
-        self._take = ScriptCaller(redis_url, _TAKE)
-        self._release = ScriptCaller(redis_url, _RELEASE)
+        self._lean = Connection(redis_url)  # both scripts on one connection
+        self._take = ScriptCaller(self._lean, _TAKE)
+        self._release = ScriptCaller(self._lean, _RELEASE)
         self._held: dict[str, _Held] = {}
         self._asking: dict[str, asyncio.Future[bool]] = {}
         self._prune_above = 1024
 
     async def close(self) -> None:
-        await self._take.close()
-        await self._release.close()
+        await self._lean.close()
 
     async def hit(self, key: str, rate: Rate) -> Decision:
         """Count one event; allowed while the window's count stays within the limit."""
