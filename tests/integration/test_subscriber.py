@@ -93,7 +93,7 @@ async def test_drain_applies_what_was_published_before_it_without_the_loop(
 
 
 async def test_a_stopped_redis_resets_and_a_restarted_one_is_subscribed_again(
-    own_redis: EmbeddedRedis,
+    own_redis: EmbeddedRedis, caplog: pytest.LogCaptureFixture
 ) -> None:
     seen = Recorder()
     subscriber = Subscriber(own_redis.url, CHANNEL, seen.message, seen.reset, ping_every=0.1)
@@ -104,6 +104,9 @@ async def test_a_stopped_redis_resets_and_a_restarted_one_is_subscribed_again(
         await until(lambda: not subscriber.drain(), "the outage to be noticed")
         resets = seen.resets
         assert resets >= 2  # confirmed, then lost
+        await asyncio.sleep(1.2)  # a few reconnection attempts fail meanwhile
+        warnings = [r for r in caplog.records if r.name == "topsmile.subscriber"]
+        assert len(warnings) == 1, [r.getMessage() for r in warnings]  # once per outage
         own_redis.start()
         await until(subscriber.drain, "a new subscription")
         assert seen.resets > resets  # the new subscription starts from nothing again
@@ -134,4 +137,23 @@ async def test_a_silent_redis_is_not_trusted_and_is_followed_again_when_it_answe
         await until(subscriber.drain, "the subscription after the pause")
     finally:
         await client.aclose()
+        await subscriber.stop()
+
+
+async def test_an_unreachable_redis_is_reported_once_not_per_attempt(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    seen = Recorder()
+    subscriber = Subscriber(f"redis://127.0.0.1:{port}/0", CHANNEL, seen.message, seen.reset)
+    subscriber.start()
+    try:
+        await asyncio.sleep(1.3)  # three attempts, 0.5 s apart
+        assert not subscriber.drain()
+        warnings = [r for r in caplog.records if r.name == "topsmile.subscriber"]
+        assert len(warnings) == 1, [r.getMessage() for r in warnings]
+        assert seen.resets >= 2  # every failed attempt leaves the owner trusting nothing
+    finally:
         await subscriber.stop()

@@ -64,6 +64,7 @@ class Subscriber:
         self._subscribed = False
         self._seen = 0.0  # when anything last arrived (monotonic)
         self._task: asyncio.Task[None] | None = None
+        self._warned = False  # the current outage has been logged
 
     def drain(self) -> bool:
         """Apply every message that has arrived; whether the subscription is live."""
@@ -170,7 +171,7 @@ class Subscriber:
             if kind == b"message" and len(reply) == 3:
                 self._on_message(reply[2])
             elif kind == b"subscribe" and not self._subscribed:
-                self._subscribed = True
+                self._subscribed, self._warned = True, False
                 self._on_reset()
             elif kind != b"pong":
                 self._lose(f"unexpected reply {reply!r:.80}")
@@ -178,8 +179,9 @@ class Subscriber:
         self._buffer = buffer[at:]
 
     def _lose(self, why: str) -> None:
-        if self._sock is not None:
+        if self._sock is not None or not self._warned:  # once per outage, not per retry
             log.warning("session invalidations unavailable (%s); reading every session row", why)
+            self._warned = True
         self._close()
         self._on_reset()
 
