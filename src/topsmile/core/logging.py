@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -130,10 +131,9 @@ def log_access(
     if not access_log.isEnabledFor(logging.INFO):
         return
     handler = _handler
-    fields = {"method": method, "route": route, "status": status, "durationMs": duration_ms}
     if handler is None or handler not in logging.getLogger().handlers or access_log.handlers:
         # Logging configured some other way: let it decide where the line goes.
-        access_log.info("request", extra={**fields, "userId": user_id, "clinicId": clinic_id})
+        _log_access_record(method, route, status, duration_ms, user_id, clinic_id)
         return
     line = _AccessLine(
         ts=timestamp(time.time()),
@@ -141,12 +141,12 @@ def log_access(
         logger=access_log.name,
         msg="request",
         requestId=request_id,
-        method=redact_text(method),
-        route=redact_text(route),
+        method=_redacted(method),
+        route=_redacted(route),
         status=status,
         durationMs=duration_ms,
-        userId=redact_text(user_id) if user_id is not None else None,
-        clinicId=redact_text(clinic_id) if clinic_id is not None else None,
+        userId=_redacted(user_id) if user_id is not None else None,
+        clinicId=_redacted(clinic_id) if clinic_id is not None else None,
     )
     text = _encode(line).decode() + "\n"
     try:
@@ -154,7 +154,24 @@ def log_access(
             handler.stream.write(text)
             handler.stream.flush()
     except Exception:  # a closed or broken stream: logging's own path reports it
-        access_log.info("request", extra={**fields, "userId": user_id, "clinicId": clinic_id})
+        _log_access_record(method, route, status, duration_ms, user_id, clinic_id)
+
+
+# The access line's fields repeat (methods, route templates, the ids of active users): their
+# redaction is remembered. A flood of distinct paths only evicts entries.
+_redacted = functools.lru_cache(maxsize=4096)(redact_text)
+
+
+def _log_access_record(
+    method: str,
+    route: str,
+    status: int,
+    duration_ms: float,
+    user_id: str | None,
+    clinic_id: str | None,
+) -> None:
+    fields = {"method": method, "route": route, "status": status, "durationMs": duration_ms}
+    access_log.info("request", extra={**fields, "userId": user_id, "clinicId": clinic_id})
 
 
 def configure_logging(level: str = "INFO") -> None:
