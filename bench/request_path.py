@@ -21,6 +21,7 @@ import re
 import shutil
 import signal
 import socket
+import statistics
 import sys
 import uuid
 from dataclasses import dataclass
@@ -139,7 +140,7 @@ async def sign_in(base: str, slug: str) -> str:
     return access
 
 
-async def measure(args: argparse.Namespace, urls: EmbeddedUrls) -> list[Result]:
+async def measure(args: argparse.Namespace, urls: EmbeddedUrls) -> list[list[Result]]:
     slug = await seed(urls.database_url)
     bare_port, app_port = free_port(), free_port()
     env = server_env(urls, TOPSMILE_RATE_API_PER_USER="100000000/1m")
@@ -152,15 +153,20 @@ async def measure(args: argparse.Namespace, urls: EmbeddedUrls) -> list[Result]:
         await wait_ready(f"{bare}/bare", servers[0])
         await wait_ready(f"{app}/api/health", servers[1])
         cookie = f"Cookie: access_token={await sign_in(app, slug)}"
-        results = []
-        for name, url, headers in [
+        routes = [
             ("bare Litestar route `GET /bare`", f"{bare}/bare", ()),
             ("`GET /api/health/live`", f"{app}/api/health/live", ()),
             ("`GET /api/auth/me` (signed in)", f"{app}/api/auth/me", (cookie,)),
-        ]:
-            await wrk(name, url, argparse.Namespace(**{**vars(args), "seconds": 2}), *headers)
-            results.append(await wrk(name, url, args, *headers))
-        return results
+        ]
+        warm = argparse.Namespace(**{**vars(args), "seconds": 2})
+        for name, url, headers in routes:
+            await wrk(name, url, warm, *headers)
+        # Rounds of the three routes back to back: this VM's speed drifts by tens of percent
+        # over minutes, so each share compares routes measured seconds apart.
+        rounds: list[list[Result]] = []
+        for _ in range(args.rounds):
+            rounds.append([await wrk(name, url, args, *headers) for name, url, headers in routes])
+        return rounds
     finally:
         for server in servers:
             if server.returncode is None:
@@ -173,21 +179,34 @@ async def main() -> None:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=1, help="rounds of the three routes")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("install wrk first (apt-get install -y wrk)")
     async with fresh_stores() as urls:
-        results = await measure(args, urls)
-    floor = results[0].rps
+        rounds = await measure(args, urls)
     print(
         f"wrk -t{args.threads} -c{args.connections} -d{args.seconds}s over loopback after a 2 s"
-        " warm-up; one uvicorn worker each (uvloop + httptools)\n"
+        f" warm-up, {args.rounds} round(s) of the three routes back to back; one uvicorn"
+        " worker each (uvloop + httptools)\n"
     )
-    print("| route | req/s | p50 ms | p99 ms | of bare |")
-    print("|---|---|---|---|---|")
-    for r in results:
-        share = r.rps / floor * 100
-        print(f"| {r.name} | {r.rps:.0f} | {r.p50_ms:.2f} | {r.p99_ms:.2f} | {share:.0f} % |")
+    print("| round | route | req/s | p50 ms | p99 ms | of bare |")
+    print("|---|---|---|---|---|---|")
+    shares: list[list[float]] = [[] for _ in rounds[0]]
+    for n, results in enumerate(rounds, 1):
+        for i, r in enumerate(results):
+            shares[i].append(r.rps / results[0].rps * 100)
+            print(
+                f"| {n} | {r.name} | {r.rps:.0f} | {r.p50_ms:.2f} | {r.p99_ms:.2f} |"
+                f" {shares[i][-1]:.0f} % |"
+            )
+    if len(rounds) > 1:
+        print("\nMedian share of the bare route over the rounds (lowest, highest):")
+        for results, route_shares in zip(rounds[0], shares, strict=True):
+            print(
+                f"- {results.name}: {statistics.median(route_shares):.0f} %"
+                f" ({min(route_shares):.0f}-{max(route_shares):.0f} %)"
+            )
 
 
 if __name__ == "__main__":
