@@ -28,22 +28,19 @@ import os
 import pstats
 import random
 import statistics
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
-import uvloop
 from availability import LIMITS
 from mixed_load import BOOKING_FROM_DAY, Clinic, bookings, requests_file, seed_clinics
 from request_path import EMAIL, PASSWORD
-from request_path_inprocess import quiet_stderr, scope_for
-from stores import fresh_stores
+from request_path_inprocess import call, quiet_stderr, scope_for
+from stores import app_settings, run_on_fresh_stores
 
 import topsmile
 from topsmile.app import create_app, lifespan
-from topsmile.config import load_settings
 from topsmile.core import db
 from topsmile.core.embedded import EmbeddedUrls
 
@@ -118,21 +115,6 @@ class Kinds:
         return self.book_scope, next(self.bodies), 201
 
 
-async def call(app: Any, scope: dict[str, Any], body: bytes) -> int:
-    status = 0
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    async def send(message: dict[str, Any]) -> None:
-        nonlocal status
-        if message["type"] == "http.response.start":
-            status = message["status"]
-
-    await app(dict(scope), receive, send)
-    return status
-
-
 async def run(app: Any, kinds: Kinds, kind: str, n: int, postmaster: int) -> tuple[float, float]:
     """(our CPU µs, PostgreSQL's CPU µs) per request over n sequential requests of a kind."""
     work = [kinds.next(kind) for _ in range(n)]
@@ -162,13 +144,7 @@ async def postmaster_pid() -> int:
 
 async def measure(args: argparse.Namespace, urls: EmbeddedUrls) -> None:
     [clinic] = await seed_clinics(urls, 1)
-    settings = load_settings(
-        environ={"TOPSMILE_ENV": "development", **LIMITS}, dotenv=None
-    ).with_urls(
-        database_url=urls.database_url,
-        database_migration_url=urls.database_migration_url,
-        redis_url=urls.redis_url,
-    )
+    settings = app_settings(urls, **LIMITS)
     app = create_app(settings, run_relay=False)
     async with lifespan(app.app):
         await asyncio.sleep(0.2)  # the session cache subscribes
@@ -224,12 +200,7 @@ def main() -> None:
     if booked > len(range(BOOKING_FROM_DAY, BOOKING_FROM_DAY + 28)) * 10 * 30:
         raise SystemExit("too many bookings for 28 days of distinct slots")
 
-    async def go() -> None:
-        async with fresh_stores() as urls:
-            await measure(args, urls)
-
-    uvloop.run(go())
-    sys.stdout.flush()
+    run_on_fresh_stores(measure, args)
 
 
 if __name__ == "__main__":

@@ -20,20 +20,17 @@ import cProfile
 import os
 import pstats
 import statistics
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import httpx
-import uvloop
 from bare_app import app as bare_app
 from request_path import EMAIL, PASSWORD, seed
-from stores import fresh_stores
+from stores import app_settings, run_on_fresh_stores
 
 from topsmile.app import create_app, lifespan
-from topsmile.config import load_settings
 from topsmile.core.embedded import EmbeddedUrls
 
 ROUNDS = 5
@@ -59,11 +56,12 @@ def scope_for(path: str, cookie: str | None) -> dict[str, Any]:
     }
 
 
-async def call(app: Any, scope: dict[str, Any]) -> int:
+async def call(app: Any, scope: dict[str, Any], body: bytes = b"") -> int:
+    """One request straight into the ASGI app: its status."""
     status = 0
 
     async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b"", "more_body": False}
+        return {"type": "http.request", "body": body, "more_body": False}
 
     async def send(message: dict[str, Any]) -> None:
         nonlocal status
@@ -111,14 +109,7 @@ async def sign_in(app: Any, slug: str) -> str:
 
 async def measure(args: argparse.Namespace, urls: EmbeddedUrls) -> None:
     slug = await seed(urls.database_url)
-    settings = load_settings(
-        environ={"TOPSMILE_ENV": "development", "TOPSMILE_RATE_API_PER_USER": "100000000/1m"},
-        dotenv=None,
-    ).with_urls(
-        database_url=urls.database_url,
-        database_migration_url=urls.database_migration_url,
-        redis_url=urls.redis_url,
-    )
+    settings = app_settings(urls, TOPSMILE_RATE_API_PER_USER="100000000/1m")
     app = create_app(settings, run_relay=False)
     async with lifespan(app.app):
         await asyncio.sleep(0.2)  # the session cache subscribes
@@ -169,12 +160,7 @@ def main() -> None:
     parser.add_argument("--sort", default="tottime", help="pstats order for --profile")
     args = parser.parse_args()
 
-    async def go() -> None:
-        async with fresh_stores() as urls:
-            await measure(args, urls)
-
-    uvloop.run(go())
-    sys.stdout.flush()
+    run_on_fresh_stores(measure, args)
 
 
 if __name__ == "__main__":

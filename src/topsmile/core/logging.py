@@ -133,7 +133,8 @@ def log_access(
     handler = _handler
     if handler is None or handler not in logging.getLogger().handlers or access_log.handlers:
         # Logging configured some other way: let it decide where the line goes.
-        _log_access_record(method, route, status, duration_ms, user_id, clinic_id)
+        fields = {"method": method, "route": route, "status": status, "durationMs": duration_ms}
+        access_log.info("request", extra={**fields, "userId": user_id, "clinicId": clinic_id})
         return
     line = _AccessLine(
         ts=timestamp(time.time()),
@@ -154,24 +155,13 @@ def log_access(
             handler.stream.write(text)
             handler.stream.flush()
     except Exception:  # a closed or broken stream: logging's own path reports it
-        _log_access_record(method, route, status, duration_ms, user_id, clinic_id)
+        fields = {"method": method, "route": route, "status": status, "durationMs": duration_ms}
+        access_log.info("request", extra={**fields, "userId": user_id, "clinicId": clinic_id})
 
 
 # The access line's fields repeat (methods, route templates, the ids of active users): their
 # redaction is remembered. A flood of distinct paths only evicts entries.
 _redacted = functools.lru_cache(maxsize=4096)(redact_text)
-
-
-def _log_access_record(
-    method: str,
-    route: str,
-    status: int,
-    duration_ms: float,
-    user_id: str | None,
-    clinic_id: str | None,
-) -> None:
-    fields = {"method": method, "route": route, "status": status, "durationMs": duration_ms}
-    access_log.info("request", extra={**fields, "userId": user_id, "clinicId": clinic_id})
 
 
 def configure_logging(level: str = "INFO") -> None:
