@@ -3,7 +3,11 @@ on the clinic's grid (America/Sao_Paulo, a 15-minute interval)."""
 
 from __future__ import annotations
 
+import asyncio
+import time as clock
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
@@ -12,6 +16,7 @@ import httpx
 from tests.api.auth_fixtures import SeededClinic, csrf
 from tests.api.test_availability import ALL_DAY, SAO_PAULO, local_today, new_provider, new_service
 from topsmile.core import db
+from topsmile.scheduling.booking import lock_provider
 
 APPOINTMENTS = "/api/scheduling/appointments"
 
@@ -61,3 +66,38 @@ async def act(
     if body is None:
         return await client.post(url, headers=csrf(client))
     return await client.post(url, json=body, headers=csrf(client))
+
+
+@asynccontextmanager
+async def provider_busy(clinic_id: uuid.UUID, provider_id: str) -> AsyncIterator[None]:
+    """Hold the provider's booking lock (`booking.lock_provider`) from here, as another
+    booking of that provider in progress would."""
+    held, done = asyncio.Event(), asyncio.Event()
+
+    async def hold() -> None:
+        async with db.tenant_transaction(clinic_id):
+            await lock_provider(uuid.UUID(provider_id))
+            held.set()
+            await done.wait()
+
+    holder = asyncio.create_task(hold())
+    await held.wait()
+    try:
+        yield
+    finally:
+        done.set()
+        await holder
+
+
+async def until_someone_waits_for_a_lock(seconds: float = 30.0) -> None:
+    """Until a transaction waits for an advisory lock (a booking queued behind another)."""
+    deadline = clock.monotonic() + seconds
+    while True:
+        rows = await db.fetch(
+            "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory'"
+            " AND NOT granted) AS waiting"
+        )
+        if rows[0]["waiting"]:
+            return
+        assert clock.monotonic() < deadline, "no request ever waited for the booking lock"
+        await asyncio.sleep(0.01)

@@ -9,7 +9,15 @@ from typing import Any
 
 import httpx
 
-from tests.api.appointment_fixtures import APPOINTMENTS, act, add_patient, local_start, open_all_day
+from tests.api.appointment_fixtures import (
+    APPOINTMENTS,
+    act,
+    add_patient,
+    local_start,
+    open_all_day,
+    provider_busy,
+    until_someone_waits_for_a_lock,
+)
 from tests.api.auth_fixtures import SeededClinic, csrf
 from tests.api.patient_fixtures import link_patient
 from topsmile.core import db
@@ -74,14 +82,6 @@ async def test_keys_belong_to_one_user_and_failures_are_not_kept(
     assert too_long.status_code == 400
 
 
-async def _someone_waits_for_a_lock() -> bool:
-    rows = await db.fetch(
-        "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted)"
-        " AS waiting"
-    )
-    return bool(rows[0]["waiting"])
-
-
 async def test_a_duplicate_while_the_first_runs_is_409_request_in_progress(
     as_role: dict[str, httpx.AsyncClient], clinic: SeededClinic
 ) -> None:
@@ -90,32 +90,13 @@ async def test_a_duplicate_while_the_first_runs_is_409_request_in_progress(
     sid, pid = await open_all_day(admin)
     body = {"serviceId": sid, "providerId": pid, "start": local_start(3, 10).isoformat()}
     key = f"slow-{uuid.uuid4()}"
-    hold, release = asyncio.Event(), asyncio.Event()
-
-    async def hold_provider_lock() -> None:
-        """Another booking of this provider in progress: the first request waits on it."""
-        async with db.tenant_transaction(clinic.id):
-            await db.fetch(
-                "SELECT 1 AS locked FROM pg_advisory_xact_lock("
-                "hashtextextended('provider:' || {}, 0))",
-                pid,
-            )
-            hold.set()
-            await release.wait()
-
-    holder = asyncio.create_task(hold_provider_lock())
-    await hold.wait()
-    first = asyncio.create_task(_post(patient, body, key))
-    for _ in range(500):  # the first has claimed the key once it waits for the lock
-        if await _someone_waits_for_a_lock():
-            break
-        await asyncio.sleep(0.01)
-    duplicate = await _post(patient, body, key)
-    assert duplicate.status_code == 409
-    assert duplicate.json()["type"] == "/problems/request-in-progress"
-    assert not first.done()
-    release.set()
-    await holder
+    async with provider_busy(clinic.id, pid):  # another booking of this provider runs
+        first = asyncio.create_task(_post(patient, body, key))
+        await until_someone_waits_for_a_lock()  # the first has claimed the key by now
+        duplicate = await _post(patient, body, key)
+        assert duplicate.status_code == 409
+        assert duplicate.json()["type"] == "/problems/request-in-progress"
+        assert not first.done()
     assert (await first).status_code == 201
     replay = await _post(patient, body, key)
     assert replay.status_code == 201

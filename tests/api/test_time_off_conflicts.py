@@ -13,6 +13,7 @@ import pytest
 from tests.api.appointment_fixtures import act, add_patient, book, local_start, open_all_day
 from tests.api.auth_fixtures import SeededClinic, csrf
 from topsmile.core import db
+from topsmile.scheduling.booking import lock_provider
 from topsmile.scheduling.schemas import MAX_OCCUPIED
 
 
@@ -72,11 +73,7 @@ async def test_time_off_racing_a_booking_waits_for_it_and_sees_it(
 
     async def booking_in_progress() -> uuid.UUID:
         async with db.tenant_transaction(clinic.id):
-            await db.fetch(
-                "SELECT 1 AS locked FROM pg_advisory_xact_lock("
-                "hashtextextended('provider:' || {}, 0))",
-                pid,
-            )
+            await lock_provider(uuid.UUID(pid))
             waiting.set()
             await go.wait()
             [row] = await db.fetch(

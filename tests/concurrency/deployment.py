@@ -51,15 +51,18 @@ class Deployment:
         await login(client, clinic, role)
         return client
 
-    async def twin(
-        self, stack: AsyncExitStack, client: httpx.AsyncClient, base_url: str
-    ) -> httpx.AsyncClient:
-        """The same browser (a copy of its cookies, its address) talking to another server."""
-        return await stack.enter_async_context(
+    async def signed_in_on_both(
+        self, stack: AsyncExitStack, clinic: SeededClinic, role: str
+    ) -> tuple[httpx.AsyncClient, httpx.AsyncClient]:
+        """One browser signed in through the first server, and the same browser (a copy of
+        its cookies, its address) talking to the second."""
+        on_a = await self.signed_in(stack, self.servers[0], clinic, role)
+        on_b = await stack.enter_async_context(
             httpx.AsyncClient(
-                base_url=base_url, headers=client.headers, cookies=client.cookies, timeout=60
+                base_url=self.servers[1], headers=on_a.headers, cookies=on_a.cookies, timeout=60
             )
         )
+        return on_a, on_b
 
 
 def problem_type(response: httpx.Response) -> str:

@@ -47,8 +47,7 @@ async def test_a_logout_through_one_server_is_refused_at_once_on_both(
     a, b = deployment.servers
     clinic = await seed_clinic(("receptionist",))
     async with AsyncExitStack() as stack:
-        on_a = await deployment.signed_in(stack, a, clinic, "receptionist")
-        on_b = await deployment.twin(stack, on_a, b)
+        on_a, on_b = await deployment.signed_in_on_both(stack, clinic, "receptionist")
         # Both processes have just checked (and cached, with its /me memo) the live session.
         for client in (on_a, on_b):
             assert (await client.get("/api/auth/me")).status_code == 200
@@ -74,13 +73,12 @@ async def test_a_logout_through_one_server_is_refused_at_once_on_both(
 async def test_a_role_change_and_a_deactivation_on_one_server_bind_the_next_call_on_both(
     deployment: Deployment,
 ) -> None:
-    a, b = deployment.servers
+    b = deployment.servers[1]
     clinic = await seed_clinic(("admin", "receptionist"))
     desk_id = clinic.users["receptionist"]
     async with AsyncExitStack() as stack:
         admin = await deployment.signed_in(stack, b, clinic, "admin")
-        desk_a = await deployment.signed_in(stack, a, clinic, "receptionist")
-        desk_b = await deployment.twin(stack, desk_a, b)
+        desk_a, desk_b = await deployment.signed_in_on_both(stack, clinic, "receptionist")
         for desk in (desk_a, desk_b):
             me = await desk.get("/api/auth/me")
             assert me.json()["user"]["role"] == "receptionist"
@@ -167,11 +165,9 @@ async def test_wrong_passwords_lock_the_account_whichever_server_they_reach(
 async def test_the_per_user_api_limit_counts_calls_on_both_servers(
     deployment: Deployment,
 ) -> None:
-    a, b = deployment.servers
     clinic = await seed_clinic(("receptionist",))
     async with AsyncExitStack() as stack:
-        on_a = await deployment.signed_in(stack, a, clinic, "receptionist")
-        on_b = await deployment.twin(stack, on_a, b)
+        on_a, on_b = await deployment.signed_in_on_both(stack, clinic, "receptionist")
         for call in range(API_PER_USER):  # alternating: half of the limit on each process
             answer = await (on_a, on_b)[call % 2].get("/api/auth/me")
             assert answer.status_code == 200, (call, answer.text)

@@ -10,8 +10,7 @@ import asyncio
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AsyncExitStack
 from datetime import timedelta
 from typing import Any
 
@@ -24,6 +23,8 @@ from tests.api.appointment_fixtures import (
     book,
     local_start,
     open_all_day,
+    provider_busy,
+    until_someone_waits_for_a_lock,
 )
 from tests.api.auth_fixtures import SeededClinic, csrf, seed_clinic
 from tests.concurrency.bookings import assert_clean, live_blocks, overlapping
@@ -50,54 +51,16 @@ async def _rows(clinic: SeededClinic, provider_id: str) -> int:
     return int(row["n"])
 
 
-@asynccontextmanager
-async def _provider_busy(clinic: SeededClinic, provider_id: str) -> AsyncIterator[None]:
-    """Hold the provider's booking lock from here, as another booking in progress would."""
-    held, done = asyncio.Event(), asyncio.Event()
-
-    async def hold() -> None:
-        async with db.tenant_transaction(clinic.id):
-            await db.fetch(
-                "SELECT 1 AS locked FROM pg_advisory_xact_lock("
-                "hashtextextended('provider:' || {}, 0))",
-                provider_id,
-            )
-            held.set()
-            await done.wait()
-
-    holder = asyncio.create_task(hold())
-    await held.wait()
-    try:
-        yield
-    finally:
-        done.set()
-        await holder
-
-
-async def _wait_for_a_lock_waiter() -> None:
-    deadline = time.monotonic() + 30
-    while True:
-        rows = await db.fetch(
-            "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory'"
-            " AND NOT granted) AS waiting"
-        )
-        if rows[0]["waiting"]:
-            return
-        assert time.monotonic() < deadline, "the first request never reached the booking lock"
-        await asyncio.sleep(0.02)
-
-
 async def test_an_idempotency_key_books_once_whichever_server_each_copy_reaches(
     deployment: Deployment,
 ) -> None:
-    a, b = deployment.servers
+    a = deployment.servers[0]
     clinic = await seed_clinic(("admin", "receptionist"))
     patient = str(await add_patient(clinic))
     async with AsyncExitStack() as stack:
         admin = await deployment.signed_in(stack, a, clinic, "admin")
         sid, pid = await open_all_day(admin)
-        desk_a = await deployment.signed_in(stack, a, clinic, "receptionist")
-        desk_b = await deployment.twin(stack, desk_a, b)
+        desk_a, desk_b = await deployment.signed_in_on_both(stack, clinic, "receptionist")
 
         def body(hour: int) -> dict[str, Any]:
             start = local_start(3, hour).isoformat()
@@ -115,9 +78,9 @@ async def test_an_idempotency_key_books_once_whichever_server_each_copy_reaches(
 
         # While A still works on a key, B answers 409 request-in-progress, then replays A's.
         key = f"busy-{uuid.uuid4()}"
-        async with _provider_busy(clinic, pid):
+        async with provider_busy(clinic.id, pid):
             waiting = asyncio.create_task(_post(desk_a, body(9), key))
-            await _wait_for_a_lock_waiter()
+            await until_someone_waits_for_a_lock()
             busy = await _post(desk_b, body(9), key)
             assert busy.status_code == 409, busy.text
             assert problem_type(busy) == "/problems/request-in-progress"
