@@ -124,3 +124,14 @@ def test_request_ids_are_32_hex_digits_and_do_not_repeat() -> None:
     ids = [new_request_id() for _ in range(20_000)]
     assert all(re.fullmatch(r"[0-9a-f]{32}", i) for i in ids)
     assert len(set(ids)) == len(ids)
+
+
+def test_the_access_lines_redaction_cache_keeps_no_long_path() -> None:
+    """An unrouted path is the caller's: a flood of long distinct ones must not be kept."""
+    core_logging._redacted_short.cache_clear()
+    long = "/api/" + "x" * 300 + "/ana.souza@example.com"
+    assert core_logging._redacted(long) == redact_text(long)
+    assert "ana.souza" not in core_logging._redacted(long)
+    assert core_logging._redacted_short.cache_info().currsize == 0
+    assert core_logging._redacted("/api/health/live") == "/api/health/live"
+    assert core_logging._redacted_short.cache_info().currsize == 1

@@ -160,8 +160,14 @@ def log_access(
 
 
 # The access line's fields repeat (methods, route templates, the ids of active users): their
-# redaction is remembered. A flood of distinct paths only evicts entries.
-_redacted = functools.lru_cache(maxsize=4096)(redact_text)
+# redaction is remembered. Only short ones: an unrouted path is the caller's, and a flood of
+# long distinct paths must not fill the cache (4,096 x 2 x 256 bytes at most); it only
+# evicts entries.
+_redacted_short = functools.lru_cache(maxsize=4096)(redact_text)
+
+
+def _redacted(text: str) -> str:
+    return _redacted_short(text) if len(text) <= 256 else redact_text(text)
 
 
 def configure_logging(level: str = "INFO") -> None:
