@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
-import os
 import pstats
 import random
 import statistics
@@ -35,44 +34,14 @@ from typing import Any
 import httpx
 from availability import LIMITS
 from mixed_load import BOOKING_FROM_DAY, Clinic, bookings, requests_file, seed_clinics
+from procstat import postgres_cpu, postmaster_of
 from request_path import EMAIL, PASSWORD
 from request_path_inprocess import call, quiet_stderr, scope_for
 from stores import app_settings, run_on_fresh_stores
 
 import topsmile
 from topsmile.app import create_app, lifespan
-from topsmile.core import db
 from topsmile.core.embedded import EmbeddedUrls
-
-TICK = os.sysconf("SC_CLK_TCK")
-
-
-def _stat(pid: int) -> list[str]:
-    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-
-
-def cpu_of(pid: int) -> float:
-    fields = _stat(pid)
-    return (int(fields[11]) + int(fields[12])) / TICK
-
-
-def parent_of(pid: int) -> int:
-    return int(_stat(pid)[1])
-
-
-def postgres_cpu(postmaster: int) -> float:
-    """User + system CPU seconds of the postmaster and its children (backends, writers),
-    those that have exited included (the postmaster's cutime + cstime)."""
-    fields = _stat(postmaster)
-    total = sum(int(f) for f in fields[11:15]) / TICK
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                if parent_of(int(entry)) == postmaster:
-                    total += cpu_of(int(entry))
-            except (OSError, ValueError):
-                continue  # gone meanwhile
-    return total
 
 
 def scope(method: str, target: str, headers: dict[str, str]) -> dict[str, Any]:
@@ -137,11 +106,6 @@ async def sign_in(app: Any, slug: str) -> dict[str, str]:
         return {k: v for k, v in client.cookies.items() if k in ("access_token", "csrf_token")}
 
 
-async def postmaster_pid() -> int:
-    [row] = await db.fetch("SELECT pg_backend_pid() AS pid")
-    return parent_of(int(row["pid"]))
-
-
 async def measure(args: argparse.Namespace, urls: EmbeddedUrls) -> None:
     [clinic] = await seed_clinics(urls, 1)
     settings = app_settings(urls, **LIMITS)
@@ -149,7 +113,7 @@ async def measure(args: argparse.Namespace, urls: EmbeddedUrls) -> None:
     async with lifespan(app.app):
         await asyncio.sleep(0.2)  # the session cache subscribes
         kinds = Kinds(clinic, await sign_in(app, clinic.slug))
-        postmaster = await postmaster_pid()
+        postmaster = await postmaster_of(urls.database_url)
         names = args.kinds.split(",")
         with quiet_stderr():
             for kind in names:  # warm: plans, pools, imports

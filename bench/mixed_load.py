@@ -17,9 +17,12 @@ with the same mix for `--warmup` s, then runs
   patient, each at a distinct (clinic, provider, start) from the second week on, through
   the real route and its provider lock; taken starts answer 409, counted.
 During the run the RSS of the serve process's two worker processes is sampled from
-/proc/<pid>/status (VmRSS every 200 ms, VmHWM at the end). Prints a markdown table
-(throughput, p50/p90/p99, answers by kind and status, peak RSS per worker, load average
-before and after) and writes it to `--out`. Any 5xx answer or socket error fails the run.
+/proc/<pid>/status (VmRSS every 200 ms, VmHWM at the end). After it, the outbox deliveries
+due but not yet made are counted, and the bench waits for the relays (in the workers) to make
+them. Prints a markdown table (throughput, p50/p90/p99, answers by kind and status, peak RSS
+per worker, the CPU the workers, PostgreSQL and wrk used during the run, load average before
+and after, the relays' backlog and catch-up) and writes it to `--out`. Any 5xx answer or
+socket error fails the run.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ import contextlib
 import os
 import random
 import re
+import resource
 import shutil
 import sys
 import tempfile
@@ -43,6 +47,7 @@ from pathlib import Path
 import msgspec
 from availability import serving, sign_in, stop
 from availability_seed import PROVIDERS, Seeded, seed_clinic, working_starts
+from procstat import children_of, cpu_of, postgres_cpu, postmaster_of, status_kib
 from request_path import BENCH, seed
 from stores import fresh_stores
 
@@ -136,30 +141,11 @@ def bookings(clinics: list[Clinic], first_day: int, days: int) -> list[str]:
 
 def workers_of(pid: int) -> list[int]:
     """The uvicorn worker processes: children of the serve process (not mp's tracker)."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
-        except OSError:
-            continue
-        parent = int(stat.rsplit(")", 1)[1].split()[1])
-        if parent == pid and b"resource_tracker" not in cmdline:
-            found.append(int(entry))
-    return sorted(found)
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process so far (fields 14 and 15 of /proc/<pid>/stat)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def status_kib(pid: int, key: str) -> int:
-    text = Path(f"/proc/{pid}/status").read_text()
-    return int(re.search(rf"^{key}:\s+(\d+) kB", text, re.MULTILINE).group(1))  # type: ignore[union-attr]
+    return [
+        child
+        for child in children_of(pid)
+        if b"resource_tracker" not in Path(f"/proc/{child}/cmdline").read_bytes()
+    ]
 
 
 async def sample_rss(pids: list[int], peaks: dict[int, int], stop_at: asyncio.Event) -> None:
@@ -202,7 +188,11 @@ async def run_wrk(base: str, files: tuple[str, str], seconds: int, args: argpars
 
 
 def table(
-    run: Run, peaks: dict[int, int], hwm: dict[int, int], cpu: dict[int, float], loads: list[str]
+    run: Run,
+    peaks: dict[int, int],
+    hwm: dict[int, int],
+    cpu: dict[str, float],
+    loads: list[str],
 ) -> str:
     kinds = {"avail": "availability GET", "list": "appointment list GET", "book": "booking POST"}
     rows = [
@@ -231,15 +221,41 @@ def table(
                 f"peak {peaks[pid] / 1024:.0f} MiB sampled, VmHWM {hwm[pid] / 1024:.0f} MiB",
             )
         )
-    used = sum(cpu.values())
-    rows.append(
-        (
-            "workers' CPU (both, user + system)",
-            f"{used:.1f} s, {used / max(1, run.requests) * 1000:.2f} ms per request",
-        )
-    )
+    for name, used in cpu.items():
+        per_request = used / max(1, run.requests) * 1000
+        figure = f"{used:.1f} s, {per_request:.2f} ms per request"
+        rows.append((f"CPU (user + system): {name}", figure))
     rows.append(("load average (1, 5, 15 min) before / after", f"{loads[0]} / {loads[1]}"))
     return "| figure | value |\n|---|---|\n" + "\n".join(f"| {a} | {b} |" for a, b in rows)
+
+
+async def relay_catch_up(database_url: str, limit_seconds: float = 300.0) -> tuple[int, float]:
+    """The deliveries due but not yet made when the run ends (the relays run in the workers,
+    beside the requests), and how many seconds after that the last of them was made."""
+    due = (
+        "SELECT count(*) AS n FROM event_delivery"
+        " WHERE status = 'pending' AND next_attempt_at <= now()"
+    )
+    started = time.monotonic()
+    await db.open_pool(database_url)
+    try:
+        backlog = -1
+        while time.monotonic() - started < limit_seconds:
+            async with db.tenant_transaction(None):
+                [row] = await db.fetch(due)
+            if backlog < 0:
+                backlog = int(row["n"])
+            if not row["n"]:
+                return backlog, time.monotonic() - started
+            await asyncio.sleep(0.25)
+    finally:
+        await db.close_pool()
+    raise SystemExit(f"the relays had not caught up {limit_seconds:.0f} s after the run")
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def load_average() -> str:
@@ -266,6 +282,7 @@ async def measure(args: argparse.Namespace, urls: EmbeddedUrls, workdir: Path) -
         pids = workers_of(server.pid)
         if len(pids) != 2:
             raise SystemExit(f"expected 2 worker processes under {server.pid}, found {pids}")
+        postmaster = await postmaster_of(urls.database_url)
         loads = [load_average()]
         warm = await run_wrk(base, (str(requests), str(files["warm"])), args.warmup, args)
         if any(s >= 500 for _, s in warm.answers):
@@ -273,13 +290,17 @@ async def measure(args: argparse.Namespace, urls: EmbeddedUrls, workdir: Path) -
         peaks: dict[int, int] = {}
         stop_at = asyncio.Event()
         sampler = asyncio.create_task(sample_rss(pids, peaks, stop_at))
-        cpu = {pid: cpu_seconds(pid) for pid in pids}
+        # Workers, PostgreSQL and wrk (the one child this process reaps during the run).
+        before = (sum(map(cpu_of, pids)), postgres_cpu(postmaster), children_cpu())
         run = await run_wrk(base, (str(requests), str(files["main"])), args.duration, args)
         stop_at.set()
         await sampler
-        cpu = {pid: cpu_seconds(pid) - cpu[pid] for pid in pids}
+        after = (sum(map(cpu_of, pids)), postgres_cpu(postmaster), children_cpu())
+        names = ("both workers", "PostgreSQL (postmaster and children)", "wrk")
+        cpu = {name: b - a for name, a, b in zip(names, before, after, strict=True)}
         hwm = {pid: status_kib(pid, "VmHWM") for pid in pids}
         loads.append(load_average())
+        backlog, caught_up = await relay_catch_up(urls.database_url)
     finally:
         await stop(server)
     paced = (
@@ -294,6 +315,10 @@ async def measure(args: argparse.Namespace, urls: EmbeddedUrls, workdir: Path) -
         f" {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\n\n"
     )
     text = head + table(run, peaks, hwm, cpu, loads)
+    text += (
+        f"\n| outbox deliveries due, not yet made, at the end | {backlog}, all made"
+        f" {caught_up:.1f} s later |"
+    )
     args.out.write_text(text + "\n")
     fives = sum(n for (_, s), n in run.answers.items() if s >= 500)
     if fives or run.errors:
