@@ -16,6 +16,22 @@ _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600}
 _DEV_SECRET = "dev-insecure-secret-key-change-me-0123456789abcdef"  # noqa: S105
 
 
+# The longest one email or SMS send may take (the SMTP and Twilio clients' timeouts). A relay
+# handler that times out still waits for a send already handed over (notifications/handlers.py
+# `_send_to_the_end`), so a delivery's lease must cover both.
+SEND_TIMEOUT_SECONDS = 15.0
+
+
+def lease_outlives_handler(
+    lease_seconds: float,
+    handler_timeout_seconds: float,
+    send_timeout_seconds: float = SEND_TIMEOUT_SECONDS,
+) -> bool:
+    """The relay's one lease rule: a live relay never loses a delivery's lease, even to a
+    handler that times out while its send finishes (events/relay.py `RelayConfig`)."""
+    return lease_seconds > handler_timeout_seconds + send_timeout_seconds
+
+
 class ConfigError(Exception):
     """The configuration is unusable; the message says which variable and why."""
 
@@ -77,7 +93,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     rate_public_per_ip: Rate = Rate(120, 60)
     outbox_retention_days: int = 30
     # The relay's lease on a claimed delivery, and the longest one handler may run: a lease
-    # must outlast a handler plus the 15 s send it may still wait for (events/relay.py).
+    # must outlast a handler plus the send it may still wait for (`lease_outlives_handler`).
     relay_lease_seconds: int = 180
     relay_handler_timeout_seconds: int = 60
 
@@ -229,9 +245,12 @@ def load_settings(
         raise ConfigError("TOPSMILE_OUTBOX_RETENTION_DAYS must be at least 1")
     if settings.relay_handler_timeout_seconds < 1:
         raise ConfigError("TOPSMILE_RELAY_HANDLER_TIMEOUT_SECONDS must be at least 1")
-    if settings.relay_lease_seconds <= settings.relay_handler_timeout_seconds + 15:
+    if not lease_outlives_handler(
+        settings.relay_lease_seconds, settings.relay_handler_timeout_seconds
+    ):
         raise ConfigError(
-            "TOPSMILE_RELAY_LEASE_SECONDS must exceed TOPSMILE_RELAY_HANDLER_TIMEOUT_SECONDS + 15"
+            "TOPSMILE_RELAY_LEASE_SECONDS must exceed TOPSMILE_RELAY_HANDLER_TIMEOUT_SECONDS"
+            f" + {SEND_TIMEOUT_SECONDS:g}"
         )
     validate(settings)
     return settings

@@ -27,7 +27,7 @@ FAST = RelayConfig(
     base_delay_seconds=0.0,
     max_delay_seconds=0.0,
     handler_timeout_seconds=20,
-    lease_seconds=30,
+    lease_seconds=40,  # > 20 + the transports' 15 s (config.py `lease_outlives_handler`)
     sweep_seconds=0.05,
 )
 

@@ -96,7 +96,9 @@ async def test_a_hanging_handler_times_out_within_its_lease_and_is_retried(
     handler = _name("hangs")
     private_bus.subscribe(handler, [ALL_EVENTS], hangs_once)
     event = await _publish()
-    config = msgspec.structs.replace(FAST, handler_timeout_seconds=0.2, lease_seconds=5)
+    config = msgspec.structs.replace(
+        FAST, handler_timeout_seconds=0.2, send_timeout_seconds=0, lease_seconds=5
+    )
     caplog.set_level(logging.WARNING, logger="topsmile.relay")
     await _drain(Relay(private_bus, config))
 

@@ -103,7 +103,11 @@ async def test_two_relays_with_a_slow_smtp_server_send_each_email_once(
     # One send at a time per relay: a relay that leased more than it runs would hold the
     # rest past their lease (20 sends of 0.3 s > 3 s) and the other relay would send them again.
     config = RelayConfig(
-        concurrency=1, handler_timeout_seconds=2.5, lease_seconds=3, sweep_seconds=0.05
+        concurrency=1,
+        handler_timeout_seconds=2.5,
+        send_timeout_seconds=0.4,  # the slowed SMTP server's 0.3 s
+        lease_seconds=3,
+        sweep_seconds=0.05,
     )
     relays = [Relay(private_bus, config) for _ in range(2)]
     for relay in relays:
@@ -236,7 +240,11 @@ async def test_a_send_that_outlives_the_handler_timeout_is_recorded_and_not_repe
     smtp.slow_down(1.0)
     events = await _publish(uuid.uuid4(), 1)
     config = RelayConfig(
-        handler_timeout_seconds=0.4, lease_seconds=5, base_delay_seconds=0.1, sweep_seconds=0.05
+        handler_timeout_seconds=0.4,
+        send_timeout_seconds=1.5,  # the delayed Twilio and SMTP servers' 1.0 s
+        lease_seconds=5,
+        base_delay_seconds=0.1,
+        sweep_seconds=0.05,
     )
     relay = Relay(private_bus, config)
     relay.start()

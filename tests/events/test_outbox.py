@@ -277,7 +277,10 @@ async def test_expired_lease_is_taken_over_and_late_finisher_cannot_mark_it(
     recorder = Recorder()
     private_bus.subscribe("rec", [ALL_EVENTS], recorder)
     event = await _publish_reminder()
-    slow = Relay(private_bus, RelayConfig(lease_seconds=10, handler_timeout_seconds=5))
+    slow = Relay(
+        private_bus,
+        RelayConfig(lease_seconds=10, handler_timeout_seconds=5, send_timeout_seconds=0),
+    )
     claims = [c for c in await slow.claim(100) if c.event.id == event.id]
     assert len(claims) == 1
     await _expire_leases(event.id)  # the slow process's lease runs out
@@ -294,7 +297,10 @@ async def test_lease_runs_on_the_database_clock_not_the_app_clock(
     recorder = Recorder()
     private_bus.subscribe("rec", [ALL_EVENTS], recorder)
     event = await _publish_reminder()
-    slow = Relay(private_bus, RelayConfig(lease_seconds=10, handler_timeout_seconds=5))
+    slow = Relay(
+        private_bus,
+        RelayConfig(lease_seconds=10, handler_timeout_seconds=5, send_timeout_seconds=0),
+    )
     claims = [c for c in await slow.claim(100) if c.event.id == event.id]
     assert len(claims) == 1
     clock.travel(timedelta(hours=1))  # an app clock far ahead does not end the lease

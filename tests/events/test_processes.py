@@ -140,7 +140,7 @@ PUBLISH_THEN_DIE = textwrap.dedent(
             async with db.tenant_transaction(clinic):
                 await publish(reminder(clinic, phone="+5511912345678"))
         # Claim some deliveries as if about to send them, then die before delivering.
-        config = RelayConfig(lease_seconds=2, handler_timeout_seconds=1)
+        config = RelayConfig(lease_seconds=2, handler_timeout_seconds=1, send_timeout_seconds=0)
         await Relay(event_bus, config).claim(4)
         print("committed", flush=True)
         os.kill(os.getpid(), signal.SIGKILL)

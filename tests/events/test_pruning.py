@@ -126,7 +126,7 @@ async def test_retention_comes_from_settings_and_pruning_runs_at_most_every_inte
     outbox = Outbox(private_bus)
     settings = load_settings(environ={"TOPSMILE_OUTBOX_RETENTION_DAYS": "7"}, dotenv=None)
     config = msgspec.structs.replace(
-        relay_config(settings), handler_timeout_seconds=1, lease_seconds=2
+        relay_config(settings), handler_timeout_seconds=1, send_timeout_seconds=0, lease_seconds=2
     )
     assert config.retention_days == 7
     week_old = await outbox.event(

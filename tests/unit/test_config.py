@@ -122,6 +122,34 @@ def test_files_are_stored_beside_the_data_dir_unless_told_otherwise() -> None:
     assert load_settings(environ=both, dotenv=None).storage_dir == "/mnt/files"
 
 
+@pytest.mark.parametrize(
+    ("lease", "timeout"), [(75, 60), (76, 60), (180, 60), (20, 5), (21, 5), (16, 1), (17, 1)]
+)
+def test_settings_and_the_relay_hold_one_lease_rule(lease: int, timeout: int) -> None:
+    """A lease the settings accept is one the relay accepts, and the other way round, with
+    the transports' send timeout on top of the handler's (config.py `lease_outlives_handler`)."""
+    from topsmile.events.relay import RelayConfig, relay_config
+
+    environ = {
+        "TOPSMILE_RELAY_LEASE_SECONDS": str(lease),
+        "TOPSMILE_RELAY_HANDLER_TIMEOUT_SECONDS": str(timeout),
+    }
+    enough = lease > timeout + 15
+    try:
+        settings = load_settings(environ=environ, dotenv=None)
+    except ConfigError:
+        assert not enough
+    else:
+        assert enough
+        assert relay_config(settings).lease_seconds == lease
+    try:
+        RelayConfig(lease_seconds=lease, handler_timeout_seconds=timeout)
+    except ValueError:
+        assert not enough
+    else:
+        assert enough
+
+
 def test_relay_lease_and_handler_timeout_are_settable() -> None:
     from topsmile.events.relay import RelayConfig, relay_config
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import msgspec
 
-from topsmile.config import Settings
+from topsmile.config import SEND_TIMEOUT_SECONDS, Settings, lease_outlives_handler
 from topsmile.core import db, rows
 from topsmile.core.logging import redact_text
 from topsmile.core.rows import Row
@@ -40,10 +40,11 @@ class RelayConfig(msgspec.Struct, frozen=True, kw_only=True):
     max_attempts: int = 8
     base_delay_seconds: float = 2.0
     max_delay_seconds: float = 3600.0
-    # One send (SMTP and Twilio time out at 15 s). A timed-out email/SMS handler still waits
-    # for a send already handed over (notifications/handlers.py `_send_to_the_end`), so the lease
-    # must also cover that: 60 + 15 < 180.
+    # The lease covers the handler and the send it may still wait for: 60 + 15 < 180
+    # (config.py `lease_outlives_handler`). A relay whose handlers send nothing slow (tests,
+    # console transports) may say `send_timeout_seconds=0`.
     handler_timeout_seconds: float = 60.0
+    send_timeout_seconds: float = SEND_TIMEOUT_SECONDS
     lease_seconds: float = 180.0
     sweep_seconds: float = 1.0
     housekeeping_seconds: float = 300.0  # how often one process prunes and retires
@@ -61,8 +62,12 @@ class RelayConfig(msgspec.Struct, frozen=True, kw_only=True):
         return 2 * self.concurrency + 1
 
     def __post_init__(self) -> None:
-        if self.lease_seconds <= self.handler_timeout_seconds:
-            raise ValueError("lease_seconds must exceed handler_timeout_seconds")
+        if not lease_outlives_handler(
+            self.lease_seconds, self.handler_timeout_seconds, self.send_timeout_seconds
+        ):
+            raise ValueError(
+                "lease_seconds must exceed handler_timeout_seconds + send_timeout_seconds"
+            )
         if self.concurrency < 1 or self.max_attempts < 1 or self.retention_days < 1:
             raise ValueError("concurrency, max_attempts and retention_days must be positive")
 

@@ -11,13 +11,11 @@ from typing import Protocol
 
 import aiosmtplib
 
-from topsmile.config import Settings
+from topsmile.config import SEND_TIMEOUT_SECONDS, Settings
 from topsmile.core.clock import now
 from topsmile.notifications.messages import Attachment, EmailMessage
 
 log = logging.getLogger("topsmile.email")
-
-SMTP_TIMEOUT_SECONDS = 15.0
 
 
 class EmailSender(Protocol):
@@ -121,7 +119,7 @@ class SmtpEmailSender:
             password=settings.smtp_password if login else None,
             start_tls=settings.smtp_starttls,
             tls_context=self._tls_context,
-            timeout=SMTP_TIMEOUT_SECONDS,
+            timeout=SEND_TIMEOUT_SECONDS,
         )
         if refused:
             # Only raised by aiosmtplib when every recipient is refused; one is enough here.

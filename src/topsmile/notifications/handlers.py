@@ -117,7 +117,7 @@ async def _send_to_the_end(
     meanwhile. A send cannot be taken back once the provider may have it (Twilio's client runs
     in a thread no cancellation stops), and a delivery let go without its `sent` row would be
     sent again by the retry. So a cancelled handler waits for the send and its record (bounded
-    by the transports' own 15 s timeouts, well inside the relay's lease) and only then lets
+    by the transports' `SEND_TIMEOUT_SECONDS`, which the relay's lease covers) and only then lets
     the cancellation through; the retry then finds the row and only marks the delivery done."""
 
     async def send_and_record() -> None:

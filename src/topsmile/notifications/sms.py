@@ -12,13 +12,11 @@ from typing import Protocol
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
-from topsmile.config import Settings
+from topsmile.config import SEND_TIMEOUT_SECONDS, Settings
 from topsmile.core.errors import ServiceUnavailable
 from topsmile.notifications.messages import SmsMessage
 
 log = logging.getLogger("topsmile.sms")
-
-TWILIO_TIMEOUT_SECONDS = 15.0
 
 
 class SmsSender(Protocol):
@@ -80,7 +78,7 @@ class TwilioSmsSender:
             client = Client(
                 self._account_sid,
                 self._auth_token,
-                http_client=TwilioHttpClient(timeout=TWILIO_TIMEOUT_SECONDS),
+                http_client=TwilioHttpClient(timeout=SEND_TIMEOUT_SECONDS),
             )
             if self._api_base is not None:
                 # Every Messages call goes through the `api` domain; pointing its base URL
