@@ -32,6 +32,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -153,11 +154,13 @@ async def in_process(
     return p50s
 
 
-async def serving(urls: EmbeddedUrls, workers: int) -> tuple[asyncio.subprocess.Process, str]:
+async def serving(
+    urls: EmbeddedUrls, workers: int, log: Path | None = None
+) -> tuple[asyncio.subprocess.Process, str]:
     port = free_port()
     env = server_env(urls, **LIMITS)
     command = ["-m", "topsmile", "serve", "--port", str(port), "--workers", str(workers)]
-    server = await start(*command, env=env)
+    server = await start(*command, env=env, log=log)
     base = f"http://127.0.0.1:{port}"
     await wait_ready(f"{base}/api/health", server)
     return server, base

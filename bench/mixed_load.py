@@ -47,6 +47,7 @@ from pathlib import Path
 import msgspec
 from availability import serving, sign_in, stop
 from availability_seed import PROVIDERS, Seeded, seed_clinic, working_starts
+from disk import FsyncProbe
 from procstat import children_of, cpu_of, postgres_cpu, postmaster_of, status_kib
 from request_path import BENCH, seed
 from stores import fresh_stores
@@ -264,7 +265,7 @@ def load_average() -> str:
 
 async def measure(args: argparse.Namespace, urls: EmbeddedUrls, workdir: Path) -> str:
     clinics = await seed_clinics(urls, args.clinics)
-    server, base = await serving(urls, 2)
+    server, base = await serving(urls, 2, args.serve_log)
     try:
         for clinic in clinics:
             clinic.cookies = await sign_in(base, clinic.slug)
@@ -292,7 +293,8 @@ async def measure(args: argparse.Namespace, urls: EmbeddedUrls, workdir: Path) -
         sampler = asyncio.create_task(sample_rss(pids, peaks, stop_at))
         # Workers, PostgreSQL and wrk (the one child this process reaps during the run).
         before = (sum(map(cpu_of, pids)), postgres_cpu(postmaster), children_cpu())
-        run = await run_wrk(base, (str(requests), str(files["main"])), args.duration, args)
+        with FsyncProbe(workdir) as disk:  # same file system as the database (a temp dir)
+            run = await run_wrk(base, (str(requests), str(files["main"])), args.duration, args)
         stop_at.set()
         await sampler
         after = (sum(map(cpu_of, pids)), postgres_cpu(postmaster), children_cpu())
@@ -318,6 +320,7 @@ async def measure(args: argparse.Namespace, urls: EmbeddedUrls, workdir: Path) -
     text += (
         f"\n| outbox deliveries due, not yet made, at the end | {backlog}, all made"
         f" {caught_up:.1f} s later |"
+        f"\n| disk: 8 KiB write + fdatasync every 20 ms during the run | {disk.summary()} |"
     )
     args.out.write_text(text + "\n")
     fives = sum(n for (_, s), n in run.answers.items() if s >= 500)
@@ -339,6 +342,9 @@ async def main() -> None:
         "--think-ms", type=int, default=0, help="pause per connection between requests (paced)"
     )
     parser.add_argument("--booking-weeks", type=int, default=4, help="distinct slots to book")
+    parser.add_argument(
+        "--serve-log", type=Path, help="keep the server's log (access lines with durationMs) here"
+    )
     parser.add_argument(
         "--out", type=Path, default=Path(tempfile.gettempdir()) / "topsmile-mixed-load.md"
     )

@@ -88,14 +88,22 @@ async def seed(app_url: str, *, patient_id: uuid.UUID | None = None) -> str:
     return slug
 
 
-async def start(*args: str, env: dict[str, str] | None = None) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        *args,
-        env=env,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
+async def start(
+    *args: str, env: dict[str, str] | None = None, log: Path | None = None
+) -> asyncio.subprocess.Process:
+    """A Python child process; its stderr (where the access log goes) to `log`, if given."""
+    sink = None if log is None else log.open("wb")
+    try:
+        return await asyncio.create_subprocess_exec(
+            sys.executable,
+            *args,
+            env=env,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL if sink is None else sink,
+        )
+    finally:
+        if sink is not None:
+            sink.close()  # the child has its own descriptor
 
 
 async def wait_ready(url: str, proc: asyncio.subprocess.Process) -> None:
