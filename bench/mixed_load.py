@@ -1,7 +1,8 @@
 """Issue 13: a mixed workload on `topsmile serve --workers 2`, driven by wrk over loopback.
 
     uv run python bench/mixed_load.py [--duration 60] [--connections 64] [--threads 2]
-        [--clinics 3] [--warmup 5] [--out PATH]
+        [--clinics 3] [--warmup 5] [--mix 70,20,10] [--think-ms N] [--serve-log PATH]
+        [--out PATH]
 
 Needs `wrk` (apt-get install -y wrk). In one run, on embedded PostgreSQL + Redis in a temp
 dir: seeds `--clinics` clinics like bench/availability_seed.py (each 10 providers offering a
@@ -21,8 +22,9 @@ During the run the RSS of the serve process's two worker processes is sampled fr
 due but not yet made are counted, and the bench waits for the relays (in the workers) to make
 them. Prints a markdown table (throughput, p50/p90/p99, answers by kind and status, peak RSS
 per worker, the CPU the workers, PostgreSQL and wrk used during the run, load average before
-and after, the relays' backlog and catch-up) and writes it to `--out`. Any 5xx answer or
-socket error fails the run.
+and after, the relays' backlog and catch-up, and the disk's `fdatasync` latency during the
+run from bench/disk.py) and writes it to `--out`. `--serve-log` keeps the server's log. Any
+5xx answer or socket error fails the run.
 """
 
 from __future__ import annotations
