@@ -21,10 +21,11 @@ STALL_MS = 100.0
 class FsyncProbe:
     directory: Path
     interval_seconds: float = 0.02
-    latencies_ms: list[float] = field(default_factory=list)
-    stalls: list[tuple[str, float]] = field(default_factory=list)  # (UTC time, ms) over STALL_MS
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _thread: threading.Thread | None = None
+    latencies_ms: list[float] = field(default_factory=list, init=False)
+    # (UTC time, ms) of each write over STALL_MS
+    stalls: list[tuple[str, float]] = field(default_factory=list, init=False)
+    _stop: threading.Event = field(default_factory=threading.Event, init=False)
+    _thread: threading.Thread | None = field(default=None, init=False)
 
     def __enter__(self) -> FsyncProbe:
         self._thread = threading.Thread(target=self._run, daemon=True)

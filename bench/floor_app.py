@@ -4,7 +4,7 @@ serve` (uvicorn, `topsmile.cli.SERVER_OPTIONS`).
 
     DATABASE_URL=... python bench/floor_app.py PORT WORKERS
 
-- `GET /bare`: a JSON route (as bench/bare_app.py);
+- `GET /bare`: bench/bare_app.py's JSON route;
 - `GET /one-read`: one `SELECT 1` on a pooled connection, outside any transaction (one
   round trip; no row-level security, so no TopSmile route could read this way);
 - `GET /tenant-read`: `db.tenant_transaction` (pool, `BEGIN; set_config(…)`, `COMMIT`)
@@ -19,6 +19,7 @@ import uuid
 
 import msgspec
 import uvicorn
+from bare_app import bare
 from litestar import Litestar, get
 
 from topsmile.cli import SERVER_OPTIONS
@@ -29,12 +30,7 @@ CLINIC = uuid.UUID(int=1)
 
 class Answer(msgspec.Struct):
     status: str
-    rows: int = 0
-
-
-@get("/bare", sync_to_thread=False)
-def bare() -> Answer:
-    return Answer("ok")
+    rows: int
 
 
 @get("/one-read")
